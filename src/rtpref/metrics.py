@@ -1,0 +1,35 @@
+"""Test-set metrics of a predicted reward difference (DESIGN §1.5)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+METRICS = ("accuracy", "accuracy_true", "mse", "policy_value", "regret")
+
+
+def evaluate(
+    predicted_diff: ArrayLike, choice: ArrayLike, reward_1: ArrayLike, reward_2: ArrayLike
+) -> dict[str, float]:
+    """accuracy vs observed choices, accuracy_true vs sign(r1 - r2), mse of the reward
+    difference, and the value/regret of picking the item the prediction prefers."""
+    diff = np.asarray(predicted_diff, dtype=np.float64)
+    r1 = np.asarray(reward_1, dtype=np.float64)
+    r2 = np.asarray(reward_2, dtype=np.float64)
+    observed = np.asarray(choice)
+    if not (diff.shape == r1.shape == r2.shape == observed.shape) or diff.ndim != 1:
+        raise ValueError("predicted_diff, choice, reward_1, reward_2 must be 1-D of equal length")
+    if diff.size == 0:
+        raise ValueError("cannot evaluate on an empty test set")
+    if not np.all(np.isfinite(diff)):
+        raise ValueError(f"{int((~np.isfinite(diff)).sum())} predicted differences are NaN/inf")
+    prefers_first = diff > 0
+    chosen = np.where(prefers_first, r1, r2)
+    true_diff = r1 - r2
+    return {
+        "accuracy": float(np.mean(np.where(prefers_first, 1, -1) == observed)),
+        "accuracy_true": float(np.mean(prefers_first == (true_diff > 0))),
+        "mse": float(np.mean((diff - true_diff) ** 2)),
+        "policy_value": float(np.mean(chosen)),
+        "regret": float(np.mean(np.maximum(r1, r2) - chosen)),
+    }

@@ -1,0 +1,83 @@
+"""One training run: pick its rows, fit one learner, score it on the shared test set."""
+
+from __future__ import annotations
+
+import logging
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rtpref.chunks import DataError, index_chunks, load_pairs
+from rtpref.learners import TrainingConfig, fit_learner
+from rtpref.learners.loop import stage_seed
+from rtpref.metrics import evaluate
+
+log = logging.getLogger(__name__)
+
+
+def training_rows(available: int, size: int, seed: int, source: str) -> np.ndarray:
+    """The ``size`` training rows of this seed: a seeded sample without replacement."""
+    if size < 2:
+        raise DataError(f"{source}: a run needs at least 2 training rows, asked for {size}")
+    if size > available:
+        raise DataError(
+            f"{source}: asked for n={size} training rows but only {available} exist; "
+            "lower `sizes` or provide more data"
+        )
+    rng = np.random.default_rng(stage_seed(seed, "rows"))
+    return np.sort(rng.choice(available, size=size, replace=False))
+
+
+def peak_memory_mb(device: str) -> float:
+    if device == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_training(
+    train_dir: str | Path,
+    test_dir: str | Path,
+    algorithm: str,
+    size: int,
+    seed: int,
+    training: dict[str, Any],
+    barrier: float,
+    device: str = "cpu",
+    label: str = "",
+) -> dict[str, Any]:
+    """Fit ``algorithm`` on ``size`` seeded training rows; return its metrics record."""
+    config = TrainingConfig.from_mapping(training, barrier=barrier)
+    index = index_chunks(train_dir)
+    rows = training_rows(index.num_rows, size, seed, str(train_dir))
+    train_pairs = load_pairs(train_dir, rows)
+    test_pairs = load_pairs(test_dir)
+    log.info(
+        "%s: %d training rows, %d test rows, dim %d, device %s",
+        label,
+        len(train_pairs),
+        len(test_pairs),
+        train_pairs.x1.shape[1],
+        device,
+    )
+    torch.use_deterministic_algorithms(True)
+    started = time.perf_counter()
+    learner = fit_learner(algorithm, train_pairs, config, seed, device, label)
+    train_seconds = time.perf_counter() - started
+    predicted = learner.predict_diff(test_pairs.x1, test_pairs.x2)
+    metrics = evaluate(predicted, test_pairs.choice, test_pairs.reward_1, test_pairs.reward_2)
+    return {
+        "algorithm": algorithm,
+        "n": int(size),
+        "seed": int(seed),
+        **metrics,
+        "train_seconds": train_seconds,
+        "rows": len(train_pairs),
+        "test_rows": len(test_pairs),
+        "epochs": learner.epochs,
+        "device": device,
+        "peak_memory_mb": peak_memory_mb(device),
+    }

@@ -1,0 +1,1 @@
+"""Data sources: where pairs, their rewards and their features come from (DESIGN §2.6)."""

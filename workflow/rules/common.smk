@@ -1,0 +1,97 @@
+from pathlib import Path
+
+from snakemake.utils import validate
+
+validate(config, schema="../../config/schema.yaml")
+
+NAME = config["name"]
+SOURCE = config["source"]
+SPLIT = config["split"]
+SHARDS = list(range(config["shards"]))
+FIGURE_METRICS = ["mse", "accuracy", "policy_value", "regret"]
+IMAGE_SOURCES = ("demo", "pickapic")
+
+
+def available_pairs():
+    """Pairs the source will provide, where the config alone says (None when unknown)."""
+    if SOURCE == "synthetic":
+        return config["synthetic"]["n_pairs"]
+    if SOURCE == "demo":
+        return config["demo"]["n_pairs"]
+    return config["pickapic"].get("sample_size")
+
+
+def check_sizes():
+    """Fail before any job runs if a run would ask for more training rows than exist."""
+    pairs = available_pairs()
+    if pairs is None:
+        return
+    if config["test_size"] >= pairs:
+        raise ValueError(
+            f"config: test_size={config['test_size']} leaves no training pairs "
+            f"(source {SOURCE!r} provides {pairs})"
+        )
+    train_pairs = pairs - config["test_size"]
+    too_big = [size for size in config["sizes"] if size > train_pairs]
+    if too_big:
+        raise ValueError(
+            f"config: sizes {too_big} exceed the {train_pairs} training pairs available "
+            f"({pairs} pairs from source {SOURCE!r} minus test_size={config['test_size']})"
+        )
+
+
+check_sizes()
+
+
+wildcard_constraints:
+    split=SPLIT,
+    algorithm="|".join(config["algorithms"]),
+    size=r"\d+",
+    seed=r"\d+",
+    shard=r"\d+",
+    metric="|".join(FIGURE_METRICS),
+
+
+def results(path):
+    return f"results/{NAME}/{path}"
+
+
+def logs(path):
+    return f"logs/{NAME}/{path}"
+
+
+def benchmarks(path):
+    return f"benchmarks/{NAME}/{path}"
+
+
+def reward_files(wildcards):
+    """Per-pair rewards that enhance turns into choices and times."""
+    if SOURCE == "synthetic":
+        return [results(f"synthetic/{wildcards.split}/rewards.parquet")]
+    return expand(
+        results(f"scores/{wildcards.split}/shard-{{shard}}.parquet"), shard=SHARDS
+    )
+
+
+def feature_files(wildcards):
+    """Per-pair features (x1, x2), in ascending pair order, that chunks join with labels."""
+    if SOURCE == "synthetic":
+        return [results(f"synthetic/{SPLIT}/features.parquet")]
+    return expand(results(f"embeddings/{SPLIT}/shard-{{shard}}.parquet"), shard=SHARDS)
+
+
+def run_metrics():
+    return expand(
+        results("runs/{algorithm}/n{size}/seed{seed}/metrics.json"),
+        algorithm=config["algorithms"],
+        size=config["sizes"],
+        seed=config["seeds"],
+    )
+
+
+def get_final_output():
+    return [
+        results("summary.parquet"),
+        *expand(results("figures/{metric}.png"), metric=FIGURE_METRICS),
+        results("figures/ddm_check.png"),
+    ]

@@ -1,0 +1,1 @@
+# Image sources (demo, pickapic): raw shards -> scores, embeddings. Filled in by the image path.

@@ -1,0 +1,39 @@
+rule plot_metric:
+    input:
+        results("summary.parquet"),
+    output:
+        report(
+            results("figures/{metric}.png"),
+            caption="../report/metric.rst",
+            category="Scaling",
+            labels={"metric": "{metric}"},
+        ),
+    log:
+        logs("figures/{metric}.log"),
+    benchmark:
+        benchmarks("figures/{metric}.tsv")
+    conda:
+        "../../envs/rtpref.yaml"
+    script:
+        "../scripts/plot_metric.py"
+
+
+rule ddm_check:
+    output:
+        report(
+            results("figures/ddm_check.png"),
+            caption="../report/ddm_check.rst",
+            category="Diagnostics",
+        ),
+    log:
+        logs("figures/ddm_check.log"),
+    benchmark:
+        benchmarks("figures/ddm_check.tsv")
+    conda:
+        "../../envs/rtpref.yaml"
+    params:
+        barrier=config["ddm"]["barrier"],
+        seed=config["ddm"]["seed"],
+        rows=config["figures"]["ddm_check_rows"],
+    script:
+        "../scripts/ddm_check.py"

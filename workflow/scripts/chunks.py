@@ -1,0 +1,17 @@
+from rtpref.chunks import write_split_chunks
+from rtpref.jobs import run_job
+
+
+def main(snakemake):
+    write_split_chunks(
+        labels_path=snakemake.input.labels,
+        feature_paths=list(snakemake.input.features),
+        train_dir=snakemake.output.train,
+        test_dir=snakemake.output.test,
+        test_size=snakemake.params.test_size,
+        split_seed=snakemake.params.chunks["split_seed"],
+        rows_per_chunk=snakemake.params.chunks["rows_per_chunk"],
+    )
+
+
+run_job(snakemake, main)
