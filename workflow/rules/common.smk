@@ -2,6 +2,23 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
+
+def coerce_command_line_lists():
+    """`--config sizes=[2000,20000]` arrives as a list of strings; make integers of them."""
+    for key in ("sizes", "seeds"):
+        values = config.get(key)
+        if isinstance(values, list):
+            config[key] = [
+                (
+                    int(value)
+                    if isinstance(value, str) and value.strip().isdigit()
+                    else value
+                )
+                for value in values
+            ]
+
+
+coerce_command_line_lists()
 validate(config, schema="../../config/schema.yaml")
 
 NAME = config["name"]

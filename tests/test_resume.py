@@ -1,0 +1,182 @@
+"""Resume: a local run killed during training is finished by running the same command again.
+
+DESIGN §2.7: "A killed run is resumed by running the same command (`--rerun-incomplete` where
+Snakemake asks)." Each test kills the whole Snakemake process group (Snakemake and its jobs)
+while a training job is inside its epoch loop, reruns the command, and compares the final
+summary with that of an uninterrupted run of the same config, exactly (bit for bit), except
+for the wall-clock columns.
+
+After SIGKILL Snakemake cannot remove its lock (.snakemake/locks), and Snakemake 9 does not
+detect stale locks: the rerun says "Directory cannot be locked" and `--unlock` must run first.
+The test does what the README tells a user to do in that case.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+from conftest import SNAKEMAKE, TINY_SYNTHETIC, Workflow
+
+pytestmark = pytest.mark.workflow
+
+TIMEOUT = 300  # seconds for any one Snakemake command; a bound, not a pass/fail threshold
+NAME = "resume"
+# Long enough per run that a kill lands inside the epoch loop: 4 runs, each a few seconds.
+CONFIG = copy.deepcopy(TINY_SYNTHETIC) | {
+    "name": NAME,
+    "sizes": [1500],
+    "seeds": [0, 1],
+    "algorithms": ["log_loss", "orthogonal"],
+    "test_size": 300,
+}
+CONFIG["synthetic"] = {**CONFIG["synthetic"], "n_pairs": 1800}
+CONFIG["training"] = {
+    **CONFIG["training"],
+    "hidden": [32, 32],
+    "log_loss_hidden": [32, 32],
+    "batch_size": 32,
+    "log_loss_epochs": 40,
+    "stage1_epochs": 20,
+    "stage2_epochs": 40,
+}
+RUNS = len(CONFIG["sizes"]) * len(CONFIG["seeds"]) * len(CONFIG["algorithms"])
+COMMAND = ["--cores", "2", "--resources", "gpu=2", "--configfile", "test.yaml"]
+WALL_CLOCK_COLUMNS = ("train_seconds", "peak_memory_mb")
+
+
+def start(root: Path, *args: str) -> subprocess.Popen[str]:
+    """Snakemake in its own session, so that it and all its jobs form one process group."""
+    log = open(root / "snakemake.out", "a")  # noqa: SIM115 (closed by the child's exit)
+    return subprocess.Popen(
+        [*SNAKEMAKE, *args],
+        cwd=root,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def kill_group(process: subprocess.Popen[str], sig: int) -> None:
+    os.killpg(process.pid, sig)
+    try:
+        process.wait(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        raise AssertionError(f"snakemake did not exit within {TIMEOUT} s of signal {sig}") from None
+    # Jobs may outlive Snakemake for a moment; the rerun must not race with them.
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+        if time.monotonic() > deadline:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise AssertionError("jobs of the killed snakemake were still running after 60 s")
+        time.sleep(0.1)
+
+
+def metrics_files(root: Path) -> list[Path]:
+    return sorted((root / "results" / NAME / "runs").glob("*/*/*/metrics.json"))
+
+
+def training_in_progress(root: Path) -> Path | None:
+    """The log of a training job that is inside its epoch loop and has not written metrics."""
+    for log in (root / "logs" / NAME / "train").glob("*/*/*.log"):
+        algorithm, size, seed = log.parent.parent.name, log.parent.name, log.stem
+        done = root / "results" / NAME / "runs" / algorithm / size / seed / "metrics.json"
+        if " epoch 1/" in log.read_text() and not done.exists():
+            return log
+    return None
+
+
+def summary_without_wall_clock(root: Path) -> list[dict]:
+    frame = pl.read_parquet(root / "results" / NAME / "summary.parquet")
+    frame = frame.drop([c for c in WALL_CLOCK_COLUMNS if c in frame.columns])
+    # float.hex makes the comparison bit for bit (and NaN equal to NaN).
+    return [
+        {key: value.hex() if isinstance(value, float) else value for key, value in row.items()}
+        for row in frame.to_dicts()
+    ]
+
+
+def output(root: Path) -> str:
+    return (root / "snakemake.out").read_text()
+
+
+def run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    process = start(root, *args)
+    try:
+        process.wait(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        kill_group(process, signal.SIGINT)
+        raise AssertionError(f"snakemake {' '.join(args)} took over {TIMEOUT} s") from None
+    return subprocess.CompletedProcess(args, process.returncode)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+    workflow = Workflow(tmp_path_factory.mktemp("uninterrupted"))
+    workflow.write_config(CONFIG)
+    result = run(workflow.root, *COMMAND)
+    assert result.returncode == 0, output(workflow.root)[-6000:]
+    assert len(metrics_files(workflow.root)) == RUNS
+    return summary_without_wall_clock(workflow.root)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_killed_run_resumes_to_the_same_summary(
+    workflow: Workflow, uninterrupted: list[dict], sig: int
+) -> None:
+    workflow.write_config(CONFIG)
+    root = workflow.root
+    process = start(root, *COMMAND)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while (log := training_in_progress(root)) is None:
+            if process.poll() is not None:
+                raise AssertionError(
+                    "snakemake ended before a training job was seen running; make the "
+                    f"config bigger\n{output(root)[-4000:]}"
+                )
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no training job started within {TIMEOUT} s")
+            time.sleep(0.05)
+    except BaseException:
+        kill_group(process, signal.SIGKILL)
+        raise
+    kill_group(process, sig)
+    assert process.returncode != 0
+    finished_before = {path: path.stat().st_mtime_ns for path in metrics_files(root)}
+    assert len(finished_before) < RUNS, "the kill came after training; nothing to resume"
+    assert not (root / "results" / NAME / "summary.parquet").exists()
+    chunks = root / "results" / NAME / "chunks" / "train"
+    chunks_mtime = chunks.stat().st_mtime_ns
+    # Atomic writes: the killed job left no metrics file, not even a partial one.
+    algorithm, size, seed = log.parent.parent.name, log.parent.name, log.stem
+    killed_run = root / "results" / NAME / "runs" / algorithm / size / seed
+    assert not killed_run.exists() or not any(killed_run.iterdir())
+
+    again = [*COMMAND, "--rerun-incomplete"]
+    result = run(root, *again)
+    if result.returncode != 0 and "cannot be locked" in output(root):
+        assert sig == signal.SIGKILL, "only a hard kill may leave a stale lock behind"
+        assert run(root, *again, "--unlock").returncode == 0, output(root)[-4000:]
+        result = run(root, *again)
+    assert result.returncode == 0, output(root)[-6000:]
+
+    assert len(metrics_files(root)) == RUNS
+    assert summary_without_wall_clock(root) == uninterrupted
+    # Resumed, not restarted: finished work was kept.
+    assert chunks.stat().st_mtime_ns == chunks_mtime
+    for path, mtime in finished_before.items():
+        assert path.stat().st_mtime_ns == mtime, f"{path} was recomputed"

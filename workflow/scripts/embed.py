@@ -1,0 +1,16 @@
+from rtpref.devices import gpu_lease
+from rtpref.embedding import BatchSettings, encode_shard, features_table
+from rtpref.io import write_parquet
+from rtpref.jobs import run_job
+from rtpref.models import load_model
+
+
+def main(snakemake):
+    files = {key: snakemake.input.get(key) for key in ("model_config", "model_weights")}
+    with gpu_lease() as device:
+        model = load_model(snakemake.params.model, **files).to(device)
+        encoded = encode_shard(snakemake.input.raw, model, BatchSettings(**snakemake.params.batching))
+    write_parquet(snakemake.output[0], features_table(encoded))
+
+
+run_job(snakemake, main)
