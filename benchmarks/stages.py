@@ -1,0 +1,288 @@
+"""The benchmark stages; each returns rows of {name, value, unit, ratio, target, pass}."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def row(name: str, value: float, unit: str, ratio: float | None = None,
+        target: str | None = None, passed: bool | None = None) -> dict:
+    return {"name": name, "value": float(value), "unit": unit,
+            "ratio": None if ratio is None else float(ratio), "target": target,
+            "pass": None if passed is None else bool(passed)}
+
+
+def best_of(function: Callable[[], object], repeats: int = 3) -> float:
+    """Fastest wall time of ``repeats`` calls (the least disturbed by other load)."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+# --- 1. response-time simulation -----------------------------------------------------------
+
+def bench_ddm() -> list[dict]:
+    from benchmarks.reference import euler_per_row, euler_vectorised
+    from rtpref import ddm
+
+    rng = np.random.default_rng(0)
+    drift = rng.normal(0.0, 1.0, 1_000_000)
+    ddm.simulate(drift, 1.0, rng)  # warm-up: page faults of the first large allocation
+    exact_seconds = best_of(lambda: ddm.simulate(drift, 1.0, rng))
+    sample = drift[:400]
+    euler_seconds = best_of(lambda: euler_per_row(sample, 1.0, 1e-3), repeats=1)
+    exact_rate = drift.size / exact_seconds
+    euler_rate = sample.size / euler_seconds
+    speedup = exact_rate / euler_rate
+
+    # Bias in E[T] at one drift: both samplers on the same number of rows, vs the closed form.
+    rows, v = 100_000, 0.5
+    expected = float(ddm.mean_time(v))
+    _, euler_time = euler_vectorised(np.full(rows, v), 1.0, 1e-3, seed=1)
+    _, exact_time = ddm.simulate(np.full(rows, v), 1.0, np.random.default_rng(2))
+    standard_error = float(np.sqrt(ddm.var_time(v) / rows)) / expected
+    euler_bias = euler_time.mean() / expected - 1
+    exact_bias = exact_time.mean() / expected - 1
+    return [
+        row("ddm: exact sampler, 1M rows (one core)", exact_rate, "rows/s", None, ">= 1e6",
+            exact_rate >= 1e6),
+        row("ddm: per-row Euler loop dt=1e-3 (reference)", euler_rate, "rows/s"),
+        row("ddm: exact vs Euler loop, per row", speedup, "x", speedup, ">= 1000",
+            speedup >= 1000),
+        row("ddm: Euler dt=1e-3 bias in E[T] (v=0.5)", 100 * euler_bias, "%",
+            euler_bias / standard_error, "(z)"),
+        row("ddm: exact sampler bias in E[T] (v=0.5)", 100 * exact_bias, "%",
+            exact_bias / standard_error, "|z| < 4", abs(exact_bias / standard_error) < 4),
+    ]
+
+
+# --- 2. training: one epoch vs the matmul floor ----------------------------------------------
+
+def linear_flops_per_row(layers: list[tuple[int, int]]) -> float:
+    """Forward + backward matmul FLOPs of a stack of Linear layers for one input row.
+
+    Forward 2*in*out; backward 2*in*out for the weight gradient plus 2*in*out for the input
+    gradient, except for the first layer whose input needs no gradient."""
+    total = 0.0
+    for position, (fan_in, fan_out) in enumerate(layers):
+        total += (4.0 if position == 0 else 6.0) * fan_in * fan_out
+    return total
+
+
+def layer_shapes(in_dim: int, hidden: tuple[int, ...]) -> list[tuple[int, int]]:
+    widths = [in_dim, *hidden, 1]
+    return list(zip(widths[:-1], widths[1:], strict=True))
+
+
+def matmul_rate(size: int = 2048, repeats: int = 5) -> float:
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)
+    seconds = best_of(lambda: torch.mm(a, b), repeats)
+    return 2.0 * size**3 / seconds
+
+
+def bench_training(rows: int = 20_000, dim: int = 2048) -> list[dict]:
+    import torch
+
+    from rtpref.learners import TrainingConfig, losses
+    from rtpref.learners.loop import train
+    from rtpref.learners.networks import RewardNet, TimeNet
+
+    torch.manual_seed(0)
+    config = TrainingConfig()  # the reference hyper-parameters (DESIGN §1.5)
+    tensors = {
+        "x1": torch.randn(rows, dim), "x2": torch.randn(rows, dim),
+        "choice": torch.randint(0, 2, (rows,)).float() * 2 - 1,
+        "response_time": torch.rand(rows) + 0.2,
+        "time_hat": torch.rand(rows) + 0.2, "diff_hat": torch.randn(rows),
+    }
+    flops_rate = matmul_rate()
+    results = [row("training: torch.mm float32 rate (floor)", flops_rate / 1e9, "GFLOP/s")]
+
+    def reward_net(hidden):
+        return RewardNet(dim, hidden, config.dropout, config.batch_norm)
+
+    cases = []
+    log_net = reward_net(config.log_loss_hidden)
+    cases.append(("log_loss", log_net, lambda b: losses.log_loss(
+        log_net.pair_diff(b["x1"], b["x2"]), b["choice"]),
+        2 * linear_flops_per_row(layer_shapes(dim, config.log_loss_hidden))))
+    time_net = TimeNet(dim, config.hidden, config.dropout, config.batch_norm)
+    cases.append(("orthogonal stage 1 (time)", time_net, lambda b: losses.time_mse(
+        time_net(b["x1"], b["x2"]), b["response_time"]),
+        2 * linear_flops_per_row(layer_shapes(2 * dim, config.hidden))))
+    nuisance_net = reward_net(config.hidden)
+    cases.append(("orthogonal stage 1 (reward)", nuisance_net, lambda b: losses.log_loss(
+        nuisance_net.pair_diff(b["x1"], b["x2"]), b["choice"]),
+        2 * linear_flops_per_row(layer_shapes(dim, config.hidden))))
+    final_net = reward_net(config.hidden)
+    cases.append(("orthogonal stage 2", final_net, lambda b: losses.orthogonal_loss(
+        final_net.pair_diff(b["x1"], b["x2"]), b["choice"], b["response_time"],
+        b["time_hat"], b["diff_hat"]),
+        2 * linear_flops_per_row(layer_shapes(dim, config.hidden))))
+    for name, net, loss, flops_per_pair in cases:
+        train(net, loss, tensors, 1, config, 0, name)  # warm-up epoch (allocator, kernels)
+        seconds = best_of(lambda: train(net, loss, tensors, 1, config, 0, name), repeats=2)
+        floor = flops_per_pair * rows / flops_rate
+        results.append(row(f"training: {name}, 1 epoch / floor", seconds, "s",
+                           seconds / floor, "<= 1.2", seconds / floor <= 1.2))
+
+    # The reference method: a DataLoader over per-row tensors, collated into batches.
+    dataset = torch.utils.data.TensorDataset(tensors["x1"], tensors["x2"], tensors["choice"])
+    loader = torch.utils.data.DataLoader(dataset, batch_size=config.batch_size, shuffle=True)
+    optimizer = torch.optim.Adam(log_net.parameters(), lr=config.learning_rate)
+
+    def dataloader_epoch():
+        log_net.train()
+        for x1, x2, choice in loader:
+            loss = losses.log_loss(log_net.pair_diff(x1, x2), choice)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+    reference_seconds = best_of(dataloader_epoch, repeats=1)
+    ours = results[1]["value"]
+    results.append(row("training: DataLoader epoch (log_loss) / ours", reference_seconds, "s",
+                       reference_seconds / ours, ">= 1", reference_seconds >= ours))
+    return results
+
+
+# --- 3. loading chunks, 6. memory of a training run: measured in fresh processes ------------
+
+def _probe(code: str) -> dict:
+    """Run ``code`` in a fresh interpreter; it prints one JSON line as its last output."""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=REPO, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"benchmark probe failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _write_chunks(directory: Path, rows: int, dim: int, rows_per_chunk: int = 50_000) -> None:
+    import pyarrow as pa
+
+    from rtpref.chunks import ChunkWriter, features_to_arrow
+
+    directory.mkdir(parents=True, exist_ok=True)
+    writer = ChunkWriter(directory, dim, rows_per_chunk)
+    rng = np.random.default_rng(0)
+    block = 10_000
+    for start in range(0, rows, block):
+        count = min(block, rows - start)
+        writer.append(pa.table({
+            "pair_index": np.arange(start, start + count),
+            "x1": features_to_arrow(rng.standard_normal((count, dim), dtype=np.float32)),
+            "x2": features_to_arrow(rng.standard_normal((count, dim), dtype=np.float32)),
+            "reward_1": rng.standard_normal(count), "reward_2": rng.standard_normal(count),
+            "choice": rng.choice(np.array([-1, 1], dtype=np.int8), count),
+            "response_time": rng.random(count) + 0.1,
+        }))
+    writer.close()
+
+
+_RSS = """
+import json, resource, time
+def peak_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+"""
+
+
+def bench_loading(rows: int = 100_000, dim: int = 2048) -> list[dict]:
+    with tempfile.TemporaryDirectory(dir=REPO / "results") as scratch:
+        directory = Path(scratch) / "chunks"
+        _write_chunks(directory, rows, dim)
+        array_mb = rows * 2 * dim * 4 / 2**20
+        ours = _probe(_RSS + f"""
+import numpy as np
+from rtpref.chunks import load_pairs
+load_pairs({str(directory)!r}, [0])
+base = peak_mb(); started = time.perf_counter()
+pairs = load_pairs({str(directory)!r})
+seconds = time.perf_counter() - started
+print(json.dumps({{"seconds": seconds, "extra_mb": peak_mb() - base}}))
+""")
+        reference = _probe(_RSS + f"""
+import glob
+import numpy as np, pandas as pd
+files = sorted(glob.glob({str(directory)!r} + "/chunk-*.parquet"))
+pd.read_parquet(files[0], columns=["pair_index"])
+base = peak_mb(); started = time.perf_counter()
+frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+x1 = np.stack(frame["x1"].to_numpy()); x2 = np.stack(frame["x2"].to_numpy())
+seconds = time.perf_counter() - started
+print(json.dumps({{"seconds": seconds, "extra_mb": peak_mb() - base}}))
+""")
+    speedup = reference["seconds"] / ours["seconds"]
+    memory_ratio = ours["extra_mb"] / array_mb
+    return [
+        row(f"loading: {rows:,} x 2 x {dim} chunks, ours", ours["seconds"], "s"),
+        row("loading: pandas + np.stack (reference)", reference["seconds"], "s"),
+        row("loading: speed-up vs pandas + np.stack", speedup, "x", speedup, ">= 2",
+            speedup >= 2),
+        row("loading: peak extra RSS / array bytes", ours["extra_mb"], "MB", memory_ratio,
+            "<= 1.3", memory_ratio <= 1.3),
+        row("loading: pandas peak extra RSS / array bytes", reference["extra_mb"], "MB",
+            reference["extra_mb"] / array_mb),
+    ]
+
+
+def bench_memory(rows: int = 100_000, dim: int = 2048, test_rows: int = 10_000) -> list[dict]:
+    """Peak RSS of a training run at n = 100,000 (reference network, one epoch: the peak does
+    not grow with epochs) vs the bytes of its tensors and model state."""
+    with tempfile.TemporaryDirectory(dir=REPO / "results") as scratch:
+        train_dir, test_dir = Path(scratch) / "train", Path(scratch) / "test"
+        _write_chunks(train_dir, rows, dim)
+        _write_chunks(test_dir, test_rows, dim)
+        probe = _probe(_RSS + f"""
+import torch
+from rtpref.learners import TrainingConfig
+from rtpref.learners.networks import RewardNet
+from rtpref.run import run_training
+torch.set_num_threads(2)
+config = TrainingConfig()
+net = RewardNet({dim}, config.log_loss_hidden, config.dropout, config.batch_norm)
+parameters = sum(p.numel() for p in net.parameters())
+del net
+base = peak_mb()
+run_training({str(train_dir)!r}, {str(test_dir)!r}, "log_loss", {rows}, 0,
+             {{"log_loss_epochs": 1}}, 1.0)
+print(json.dumps({{"extra_mb": peak_mb() - base, "parameters": parameters}}))
+""")
+    # Features, labels (choice, time as float32) of train and test; weights, gradients and
+    # the two Adam moments.
+    data_bytes = (rows + test_rows) * (2 * dim * 4 + 2 * 4)
+    model_bytes = probe["parameters"] * 4 * 4
+    budget_mb = (data_bytes + model_bytes) / 2**20
+    ratio = probe["extra_mb"] / budget_mb
+    return [row("memory: training run n=100k, peak extra RSS", probe["extra_mb"], "MB", ratio,
+                "<= 1.5", ratio <= 1.5)]
+
+
+# --- 4. embedding, 5. DAG overhead ------------------------------------------------------------
+
+def bench_embedding() -> list[dict]:
+    raise NotImplementedError("embedding benchmark needs the image path")
+
+
+def bench_dag() -> list[dict]:
+    raise NotImplementedError("DAG benchmark needs the demo config")
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONHASHSEED": "0"}
