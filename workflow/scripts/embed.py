@@ -9,7 +9,9 @@ def main(snakemake):
     files = {key: snakemake.input.get(key) for key in ("model_config", "model_weights")}
     with gpu_lease() as device:
         model = load_model(snakemake.params.model, **files).to(device)
-        encoded = encode_shard(snakemake.input.raw, model, BatchSettings(**snakemake.params.batching))
+        encoded = encode_shard(
+            snakemake.input.raw, model, BatchSettings(**snakemake.params.batching)
+        )
     write_parquet(snakemake.output[0], features_table(encoded))
 
 

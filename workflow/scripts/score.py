@@ -10,7 +10,9 @@ def main(snakemake):
     files = {key: snakemake.input.get(key) for key in ("model_config", "model_weights")}
     with gpu_lease() as device:
         model = load_model(snakemake.params.model, **files).to(device)
-        rewards = score_shard(snakemake.input.raw, model, BatchSettings(**snakemake.params.batching))
+        rewards = score_shard(
+            snakemake.input.raw, model, BatchSettings(**snakemake.params.batching)
+        )
     write_parquet(snakemake.output[0], rewards)
 
 

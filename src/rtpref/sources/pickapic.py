@@ -1,0 +1,303 @@
+"""Pick-a-Pic pairs (yuvalkirstain/pickapic_v1 or _v2), streamed into contiguous raw shards.
+
+The full train splits hold 193 GB (v1) and 322 GB (v2) of JPEGs, so the data is streamed with
+``datasets.load_dataset(..., streaming=True)`` and written shard by shard; nothing holds more
+than one batch of rows. A local copy (Parquet files in the Pick-a-Pic schema) is read through
+the same streaming code with datasets' ``parquet`` builder.
+
+Rows are dropped, and counted in the log, when the two images tie (label_0 == label_1 == 0.5),
+when a label, the caption or an image is missing, or when an image does not decode. The kept
+rows get ``pair_index`` = their position among kept rows, so pair_index does not depend on the
+shard count. Shards are contiguous pair_index ranges: with ``sample_size`` the first
+``sample_size`` kept rows split evenly; without it, the split's rows (known from the dataset
+metadata) split evenly by source position, so each shard can be written as the stream passes.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import dataclasses
+import io
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from PIL import Image
+
+from rtpref.chunks import DataError
+from rtpref.io import atomic_path
+from rtpref.models import ModelUnavailable, hub_unavailable_reason
+from rtpref.sources.demo import RAW_SCHEMA, shard_bounds
+
+log = logging.getLogger(__name__)
+
+PICKAPIC_COLUMNS = tuple(name for name in RAW_SCHEMA.names if name != "pair_index")
+PROGRESS_SECONDS = 60.0
+# Decoding a thumbnail is enough to prove a JPEG decodes: libjpeg still reads every scan.
+CHECK_SIZE = (64, 64)
+
+
+@dataclasses.dataclass(frozen=True)
+class PickapicConfig:
+    repo: str = "yuvalkirstain/pickapic_v1"
+    revision: str = "main"
+    local_path: str | None = None
+    sample_size: int | None = None
+    batch_rows: int = 64
+    check_workers: int = 4
+    row_group_rows: int = 128
+
+
+@dataclasses.dataclass
+class Stream:
+    """Arrow tables of source rows in order, and the split's row count where known."""
+
+    tables: Iterator[pa.Table]
+    total_rows: int | None
+    description: str
+
+
+@dataclasses.dataclass
+class DropCounts:
+    seen: int = 0
+    kept: int = 0
+    ties: int = 0
+    missing: int = 0
+    undecodable: int = 0
+    examples: list[str] = dataclasses.field(default_factory=list)
+
+    def note(self, message: str) -> None:
+        if len(self.examples) < 10:
+            self.examples.append(message)
+
+
+def local_parquet_files(local_path: str | Path, split: str) -> list[Path]:
+    """Parquet files of ``split`` under ``local_path`` (a file or a directory), sorted.
+
+    A directory laid out like the hub repo (``data/{split}-00000-of-00645-*.parquet``) may
+    hold several splits; then only files named ``{split}-*`` are used.
+    """
+    path = Path(local_path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise FileNotFoundError(f"pickapic.local_path {path} does not exist")
+    files = sorted(path.rglob("*.parquet"))
+    of_split = [file for file in files if file.name.startswith(f"{split}-")]
+    files = of_split or files
+    if not files:
+        raise DataError(f"pickapic.local_path {path}: no *.parquet files")
+    return files
+
+
+def _check_local_schema(files: Sequence[Path]) -> int:
+    total = 0
+    for file in files:
+        try:
+            parquet = pq.ParquetFile(file)
+        except (pa.ArrowInvalid, OSError) as error:
+            raise DataError(f"{file}: not a readable Parquet file ({error})") from error
+        missing = [name for name in PICKAPIC_COLUMNS if name not in parquet.schema_arrow.names]
+        if missing:
+            raise DataError(
+                f"{file}: missing Pick-a-Pic column(s) {missing}; has {parquet.schema_arrow.names}"
+            )
+        total += parquet.metadata.num_rows
+    return total
+
+
+def open_stream(config: PickapicConfig, split: str) -> Stream:
+    """Stream the split's rows (only the columns the pipeline needs) as Arrow tables."""
+    import datasets
+
+    if config.local_path:
+        files = local_parquet_files(config.local_path, split)
+        total = _check_local_schema(files)
+        dataset = datasets.load_dataset(
+            "parquet",
+            data_files={split: [str(file) for file in files]},
+            split=split,
+            streaming=True,
+        )
+        description = f"{len(files)} local Parquet file(s) under {config.local_path}"
+    else:
+        reason = hub_unavailable_reason()
+        if reason is not None:
+            raise ModelUnavailable(
+                f"Pick-a-Pic dataset {config.repo}@{config.revision} streams from the Hugging "
+                f"Face hub and {reason}. Set pickapic.local_path to a directory of Parquet files "
+                f"in the Pick-a-Pic schema (e.g. `hf download {config.repo} --repo-type dataset "
+                f"--include 'data/{split}-0000*'` on a machine with network)"
+            )
+        dataset = datasets.load_dataset(
+            config.repo, revision=config.revision, split=split, streaming=True
+        )
+        missing = [name for name in PICKAPIC_COLUMNS if name not in (dataset.features or {})]
+        if dataset.features is not None and missing:
+            raise DataError(f"{config.repo}@{config.revision}: missing column(s) {missing}")
+        splits = dataset.info.splits or {}
+        total = splits[split].num_examples if split in splits else None
+        description = f"{config.repo}@{config.revision} split {split}"
+    dataset = dataset.select_columns(list(PICKAPIC_COLUMNS)).with_format("arrow")
+    return Stream(dataset.iter(batch_size=config.batch_rows), total, description)
+
+
+def undecodable_reason(data: bytes | None) -> str | None:
+    """None if ``data`` decodes as an image, else why not."""
+    if not data:
+        return "empty image bytes"
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.draft("RGB", CHECK_SIZE)
+            image.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+def usable_rows(
+    table: pa.Table,
+    first_source_row: int,
+    pool: concurrent.futures.Executor,
+    counts: DropCounts,
+) -> np.ndarray:
+    """Boolean mask of the rows to keep; dropped rows are counted with a reason."""
+    rows = table.num_rows
+    keep = np.ones(rows, dtype=bool)
+    for name in PICKAPIC_COLUMNS:
+        null = table.column(name).is_null().to_numpy(zero_copy_only=False)
+        for row in np.flatnonzero(null & keep):
+            counts.note(f"source row {first_source_row + int(row)}: {name} is missing")
+        counts.missing += int((null & keep).sum())
+        keep &= ~null
+    label_0 = table.column("label_0").to_numpy(zero_copy_only=False)
+    label_1 = table.column("label_1").to_numpy(zero_copy_only=False)
+    with np.errstate(invalid="ignore"):
+        tie = keep & np.isclose(label_0, 0.5) & np.isclose(label_1, 0.5)
+    counts.ties += int(tie.sum())
+    keep &= ~tie
+    candidates = np.flatnonzero(keep)
+    images = {name: table.column(name).to_pylist() for name in ("jpg_0", "jpg_1")}  # bytes per row
+    jobs = [(row, name, images[name][row]) for row in candidates for name in images]
+    reasons = pool.map(lambda job: undecodable_reason(job[2]), jobs)
+    for (row, name, _), reason in zip(jobs, reasons, strict=True):
+        if reason is not None and keep[row]:
+            keep[row] = False
+            counts.undecodable += 1
+            counts.note(f"source row {first_source_row + int(row)}: {name} undecodable ({reason})")
+    return keep
+
+
+class ShardRouter:
+    """Which shard a kept row goes to: by kept position (sample_size) or by source position."""
+
+    def __init__(self, shards: int, sample_size: int | None, total_rows: int | None) -> None:
+        if sample_size is None and total_rows is None:
+            raise DataError(
+                "the split's row count is unknown, so shards cannot be planned while streaming; "
+                "set pickapic.sample_size"
+            )
+        self.by_kept = sample_size is not None
+        planned = sample_size if sample_size is not None else total_rows
+        self.starts = np.asarray([start for start, _ in shard_bounds(int(planned), shards)])
+
+    def shards(self, kept_positions: np.ndarray, source_positions: np.ndarray) -> np.ndarray:
+        positions = kept_positions if self.by_kept else source_positions
+        return np.searchsorted(self.starts, positions, side="right") - 1
+
+
+def write_raw_shards(
+    stream: Stream,
+    paths: Sequence[str | Path],
+    sample_size: int | None,
+    check_workers: int = 4,
+    row_group_rows: int = 128,
+) -> DropCounts:
+    """Filter the stream and write its kept rows as contiguous, ascending raw shards."""
+    router = ShardRouter(len(paths), sample_size, stream.total_rows)
+    counts = DropCounts()
+    started = last_report = time.perf_counter()
+    log.info(
+        "streaming %s (%s rows) into %d shard(s), sample_size %s",
+        stream.description,
+        stream.total_rows if stream.total_rows is not None else "unknown",
+        len(paths),
+        sample_size,
+    )
+    with contextlib.ExitStack() as stack:
+        temporaries = [stack.enter_context(atomic_path(path)) for path in paths]
+        writers = [
+            stack.enter_context(pq.ParquetWriter(temporary, RAW_SCHEMA))
+            for temporary in temporaries
+        ]
+        pool = stack.enter_context(concurrent.futures.ThreadPoolExecutor(max(1, check_workers)))
+        buffers: list[list[pa.Table]] = [[] for _ in paths]
+        for table in stream.tables:
+            first_source_row = counts.seen
+            counts.seen += table.num_rows
+            keep = usable_rows(table, first_source_row, pool, counts)
+            kept_rows = np.flatnonzero(keep)
+            if sample_size is not None:
+                kept_rows = kept_rows[: sample_size - counts.kept]
+            pair_index = counts.kept + np.arange(kept_rows.size, dtype=np.int64)
+            counts.kept += kept_rows.size
+            shard_of = router.shards(pair_index, first_source_row + kept_rows)
+            kept = table.take(pa.array(kept_rows)).select(list(PICKAPIC_COLUMNS))
+            kept = kept.add_column(0, "pair_index", pa.array(pair_index, pa.int64()))
+            kept = kept.cast(RAW_SCHEMA)
+            for shard in np.unique(shard_of):
+                part = kept.filter(pa.array(shard_of == shard))
+                buffers[shard].append(part)
+                if sum(piece.num_rows for piece in buffers[shard]) >= row_group_rows:
+                    writers[shard].write_table(pa.concat_tables(buffers[shard]))
+                    buffers[shard] = []
+            if sample_size is not None and counts.kept >= sample_size:
+                break
+            now = time.perf_counter()
+            if now - last_report >= PROGRESS_SECONDS:
+                log.info(
+                    "read %d rows, kept %d (%.1f rows/s)",
+                    counts.seen,
+                    counts.kept,
+                    counts.seen / (now - started),
+                )
+                last_report = now
+        for shard, pieces in enumerate(buffers):
+            if pieces:
+                writers[shard].write_table(pa.concat_tables(pieces))
+        if sample_size is not None and counts.kept < sample_size:
+            raise DataError(
+                f"{stream.description}: the stream ended after {counts.seen} rows with only "
+                f"{counts.kept} usable pairs ({counts.ties} ties, {counts.undecodable} "
+                f"undecodable, {counts.missing} with missing fields dropped), but "
+                f"pickapic.sample_size is {sample_size}; lower sample_size (and sizes) or use a "
+                "larger split"
+            )
+    log.info(
+        "read %d rows: kept %d, dropped %d tie(s), %d undecodable image row(s), "
+        "%d row(s) with missing fields",
+        counts.seen,
+        counts.kept,
+        counts.ties,
+        counts.undecodable,
+        counts.missing,
+    )
+    for example in counts.examples:
+        log.info("dropped %s", example)
+    return counts
+
+
+def write_raw(config: PickapicConfig, split: str, paths: Sequence[str | Path]) -> DropCounts:
+    """Stream ``split`` of the configured source into the raw shards ``paths``."""
+    return write_raw_shards(
+        open_stream(config, split),
+        paths,
+        config.sample_size,
+        check_workers=config.check_workers,
+        row_group_rows=config.row_group_rows,
+    )
