@@ -294,8 +294,8 @@ def load_open_clip(
     else:
         if model_name.replace("/", "-") not in open_clip.list_models():
             raise ValueError(
-                f"unknown open_clip model {model_name!r}; use a built-in name "
-                "(open_clip.list_models()), local-dir:/path or hf-hub:org/repo (pickapic.embedder.model)"
+                f"pickapic.embedder.model: unknown open_clip model {model_name!r}; use a "
+                "built-in name (open_clip.list_models()), local-dir:/path or hf-hub:org/repo"
             )
         source = model_name
         if pretrained and not Path(pretrained).is_file():
@@ -362,7 +362,10 @@ def _pooled(output: Any) -> torch.Tensor:
 def load_pickscore(model_name: str, processor_name: str) -> ImageTextModel:
     """PickScore-style scorer: a transformers CLIPModel and its processor."""
     from transformers import AutoModel, AutoProcessor
+    from transformers.utils import logging as transformers_logging
 
+    # Progress bars would go to the terminal, not the rule's log.
+    transformers_logging.disable_progress_bar()
     processor = _from_pretrained(
         AutoProcessor, processor_name, "processor", "pickapic.scorer.processor"
     )

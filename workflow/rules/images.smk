@@ -5,34 +5,23 @@ DEMO_MODEL = {
     "model_config": results("models/demo_clip/open_clip_config.json"),
     "model_weights": results("models/demo_clip/open_clip_model.safetensors"),
 }
-
-
-def raw_settings():
-    """Only the keys that change the raw pairs, so that model settings do not redraw them."""
-    if SOURCE == "demo":
-        return {key: value for key, value in config["demo"].items() if key != "model"}
-    return {
-        key: value
-        for key, value in config["pickapic"].items()
-        if key not in ("scorer", "embedder")
-    }
-
-
-def model_files(wildcards):
-    """The demo's saved tiny CLIP; pickapic models are hub ids or local paths in params."""
-    return DEMO_MODEL if SOURCE == "demo" else {}
-
-
-def scorer_spec():
-    if SOURCE == "demo":
-        return {"kind": "demo"}
-    return {"kind": "transformers", **config["pickapic"]["scorer"]}
-
-
-def embedder_spec():
-    if SOURCE == "demo":
-        return {"kind": "demo"}
-    return {"kind": "open_clip", **config["pickapic"]["embedder"]}
+# Only the keys that change the raw pairs, so that model settings do not redraw the data.
+RAW_SETTINGS = {
+    key: value
+    for key, value in config[SOURCE].items()
+    if key not in ("model", "scorer", "embedder")
+}
+# The demo's tiny CLIP is scorer and embedder; pickapic models are hub ids or local paths.
+SCORER = (
+    {"kind": "demo"}
+    if SOURCE == "demo"
+    else {"kind": "transformers", **config["pickapic"]["scorer"]}
+)
+EMBEDDER = (
+    {"kind": "demo"}
+    if SOURCE == "demo"
+    else {"kind": "open_clip", **config["pickapic"]["embedder"]}
+)
 
 
 rule raw:
@@ -46,7 +35,7 @@ rule raw:
         "../../envs/rtpref.yaml"
     params:
         source=SOURCE,
-        settings=raw_settings(),
+        settings=RAW_SETTINGS,
     script:
         "../scripts/raw.py"
 
@@ -68,7 +57,7 @@ rule demo_model:
 
 rule score:
     input:
-        unpack(model_files),
+        unpack(lambda wildcards: DEMO_MODEL if SOURCE == "demo" else {}),
         raw=results("raw/{split}/shard-{shard}.parquet"),
     output:
         results("scores/{split}/shard-{shard}.parquet"),
@@ -82,7 +71,7 @@ rule score:
     resources:
         gpu=1,
     params:
-        model=scorer_spec(),
+        model=SCORER,
         batching=config["embedding"],
     script:
         "../scripts/score.py"
@@ -90,7 +79,7 @@ rule score:
 
 rule embed:
     input:
-        unpack(model_files),
+        unpack(lambda wildcards: DEMO_MODEL if SOURCE == "demo" else {}),
         raw=results("raw/{split}/shard-{shard}.parquet"),
     output:
         results("embeddings/{split}/shard-{shard}.parquet"),
@@ -104,7 +93,7 @@ rule embed:
     resources:
         gpu=1,
     params:
-        model=embedder_spec(),
+        model=EMBEDDER,
         batching=config["embedding"],
     script:
         "../scripts/embed.py"

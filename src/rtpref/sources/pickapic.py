@@ -115,6 +115,7 @@ def open_stream(config: PickapicConfig, split: str) -> Stream:
     """Stream the split's rows (only the columns the pipeline needs) as Arrow tables."""
     import datasets
 
+    datasets.disable_progress_bars()  # they would go to the terminal, not the rule's log
     if config.local_path:
         files = local_parquet_files(config.local_path, split)
         total = _check_local_schema(files)

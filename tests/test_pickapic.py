@@ -1,0 +1,258 @@
+"""The pickapic source without network: a local Pick-a-Pic-schema dataset, a tiny transformers
+CLIP as PickScore and a tiny open_clip model, end to end through Snakemake; and fast, clear
+failures when the hub is needed but unreachable."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from image_helpers import (
+    pickapic_rows,
+    planned_jobs,
+    save_pickapic_parquet,
+    save_tiny_open_clip,
+    save_tiny_transformers_clip,
+)
+
+from rtpref.chunks import DataError
+from rtpref.models import ModelUnavailable, load_open_clip, load_pickscore
+from rtpref.sources.pickapic import (
+    PickapicConfig,
+    local_parquet_files,
+    open_stream,
+    write_raw_shards,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+ROWS = 40
+TIES = {5}
+CORRUPT = {12}
+# A closed local port: any attempt to reach "the hub" fails at once instead of timing out.
+NO_HUB = {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_OFFLINE": "0"}
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("pickapic_assets")
+    save_tiny_transformers_clip(root / "pickscore", root / "processor")
+    save_tiny_open_clip(root / "open_clip")
+    rows = pickapic_rows(ROWS, TIES, CORRUPT, seed=0)
+    save_pickapic_parquet(root / "dataset", rows, "train", files=3)
+    # Another split in the same directory must be ignored when reading train.
+    save_pickapic_parquet(root / "dataset", pickapic_rows(6, set(), set(), seed=1), "test", 1)
+    return {"root": root, **{name: root / name for name in ("pickscore", "processor", "dataset")}}
+
+
+def pickapic_config(assets: dict[str, Path], **pickapic: object) -> dict:
+    return {
+        "name": "tinypick",
+        "source": "pickapic",
+        "sizes": [12, 24],
+        "seeds": [0],
+        "algorithms": ["orthogonal"],
+        "test_size": 8,
+        "shards": 2,
+        "pickapic": {
+            "local_path": str(assets["dataset"]),
+            "batch_rows": 9,
+            "scorer": {"model": str(assets["pickscore"]), "processor": str(assets["processor"])},
+            "embedder": {"model": f"local-dir:{assets['root'] / 'open_clip'}", "pretrained": None},
+            **pickapic,
+        },
+        "ddm": {"barrier": 1.0, "seed": 0, "reward_diff_std": 1.0},
+        "embedding": {"batch_pairs": 8},
+        "chunks": {"rows_per_chunk": 16},
+        "training": {
+            "hidden": [8],
+            "log_loss_hidden": [8],
+            "dropout": 0.0,
+            "batch_norm": False,
+            "batch_size": 8,
+            "log_loss_epochs": 2,
+            "stage1_epochs": 2,
+            "stage2_epochs": 2,
+        },
+        "figures": {"ddm_check_rows": 200},
+    }
+
+
+# --- raw shards from a local dataset --------------------------------------------------------
+
+
+def test_local_files_of_the_split_only(assets: dict[str, Path]) -> None:
+    files = local_parquet_files(assets["dataset"], "train")
+    assert len(files) == 3 and all(file.name.startswith("train-") for file in files)
+
+
+@pytest.mark.parametrize("sample_size", [None, 25])
+def test_raw_drops_ties_and_undecodable_rows(
+    assets: dict[str, Path], tmp_path: Path, sample_size: int | None
+) -> None:
+    config = PickapicConfig(
+        local_path=str(assets["dataset"]), batch_rows=9, sample_size=sample_size
+    )
+    paths = [tmp_path / f"shard-{i}.parquet" for i in range(3)]
+    counts = write_raw_shards(open_stream(config, "train"), paths, sample_size)
+    usable = ROWS - len(TIES) - len(CORRUPT)
+    expected = usable if sample_size is None else sample_size
+    assert (counts.ties, counts.undecodable, counts.kept) == (1, 1, expected)
+    tables = [pq.read_table(path) for path in paths]
+    combined = pa.concat_tables(tables)
+    assert combined.column("pair_index").to_pylist() == list(range(expected))
+    assert all(table.num_rows > 0 for table in tables)
+    # Kept rows keep their source order; the tie and the corrupt row are gone.
+    source = pa.concat_tables(
+        [pq.read_table(file) for file in local_parquet_files(assets["dataset"], "train")]
+    )
+    kept_ids = [i for i in range(ROWS) if i not in TIES | CORRUPT][:expected]
+    assert combined.column("ranking_id").to_pylist() == [
+        source.column("ranking_id")[i].as_py() for i in kept_ids
+    ]
+    assert combined.column("jpg_0").to_pylist() == [
+        source.column("jpg_0")[i].as_py() for i in kept_ids
+    ]
+
+
+def test_raw_fails_when_the_sample_is_larger_than_the_data(
+    assets: dict[str, Path], tmp_path: Path
+) -> None:
+    config = PickapicConfig(local_path=str(assets["dataset"]), sample_size=ROWS)
+    path = tmp_path / "shard-0.parquet"
+    with pytest.raises(DataError, match="sample_size is 40"):
+        write_raw_shards(open_stream(config, "train"), [path], config.sample_size)
+    assert not path.exists() and not list(tmp_path.iterdir())
+
+
+def test_raw_names_the_file_of_a_missing_column(assets: dict[str, Path], tmp_path: Path) -> None:
+    source = local_parquet_files(assets["dataset"], "train")[0]
+    broken = tmp_path / "train-00000-of-00001.parquet"
+    pq.write_table(pq.read_table(source).drop_columns(["label_1"]), broken)
+    with pytest.raises(DataError) as error:
+        open_stream(PickapicConfig(local_path=str(tmp_path)), "train")
+    assert str(broken) in str(error.value) and "label_1" in str(error.value)
+
+
+# --- loaders without network ----------------------------------------------------------------
+
+
+def _fails_fast(call, *needles: str) -> None:
+    started = time.perf_counter()
+    with pytest.raises(ModelUnavailable) as error:
+        call()
+    assert time.perf_counter() - started < 20
+    for needle in needles:
+        assert needle in str(error.value)
+
+
+@pytest.mark.parametrize("environment", [{"HF_HUB_OFFLINE": "1"}, NO_HUB])
+def test_hub_models_fail_fast_with_what_to_do(monkeypatch, environment: dict[str, str]) -> None:
+    for key, value in environment.items():
+        monkeypatch.setenv(key, value)
+    _fails_fast(
+        lambda: load_pickscore("rtpref-test/not-cached-pickscore", "rtpref-test/not-cached-proc"),
+        "rtpref-test/not-cached-proc",
+        "hf download",
+        "pickapic.scorer.processor",
+    )
+    _fails_fast(
+        lambda: load_open_clip("ViT-H-14", "laion2b_s32b_b79k"),
+        "laion/CLIP-ViT-H-14-laion2B-s32B-b79K",
+        "pickapic.embedder.pretrained",
+    )
+    _fails_fast(
+        lambda: open_stream(PickapicConfig(repo="yuvalkirstain/pickapic_v1"), "train"),
+        "pickapic.local_path",
+        "yuvalkirstain/pickapic_v1",
+    )
+
+
+def test_local_pickscore_matches_the_pickscore_formula(assets: dict[str, Path]) -> None:
+    import torch
+    from PIL import Image
+    from transformers import CLIPModel, CLIPProcessor
+
+    scorer = load_pickscore(str(assets["pickscore"]), str(assets["processor"]))
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 40, 3), np.uint8))
+    caption = "a red fox in the snow"
+    image_feature, text_feature = scorer.encode(
+        scorer.preprocess([image]), scorer.tokenize([caption])
+    )
+    reward = scorer.logit_scale * float((image_feature[0] * text_feature[0]).sum())
+    # The PickScore reference recipe, straight from transformers.
+    processor = CLIPProcessor.from_pretrained(assets["processor"])
+    model = CLIPModel.from_pretrained(assets["pickscore"]).eval()
+    with torch.no_grad():
+        pixels = processor(images=[image], return_tensors="pt")["pixel_values"]
+        text = processor(text=[caption], padding=True, return_tensors="pt")
+        output = model(pixel_values=pixels, **text)
+    assert reward == pytest.approx(float(output.logits_per_image[0, 0]), rel=1e-4)
+
+
+# --- through Snakemake ----------------------------------------------------------------------
+
+
+@pytest.mark.workflow
+def test_pickapic_end_to_end_from_local_files(workflow, assets: dict[str, Path]) -> None:
+    config = workflow.write_config(pickapic_config(assets))
+    workflow.run(
+        "results/tinypick/summary.parquet",
+        "--cores",
+        "2",
+        "--resources",
+        "gpu=2",
+        "--configfile",
+        str(config),
+        env=NO_HUB,
+    )
+    root = workflow.root / "results" / "tinypick"
+    usable = ROWS - len(TIES) - len(CORRUPT)
+    log = (workflow.root / "logs" / "tinypick" / "raw" / "train.log").read_text()
+    assert "dropped 1 tie(s), 1 undecodable image row(s)" in log
+    scores = pa.concat_tables(
+        [pq.read_table(root / "scores" / "train" / f"shard-{i}.parquet") for i in range(2)]
+    )
+    assert scores.column("pair_index").to_pylist() == list(range(usable))
+    assert np.isfinite(scores.column("reward_1").to_numpy()).all()
+    embeddings = pq.read_table(root / "embeddings" / "train" / "shard-0.parquet")
+    assert embeddings.schema.field("x1").type.list_size == 2 * 12  # [image; text] of open_clip
+    enhanced = pq.read_table(root / "enhanced" / "train.parquet")
+    assert enhanced.num_rows == usable
+    summary = pl.read_parquet(root / "summary.parquet")
+    assert summary.height == 2 and summary["mse"].is_finite().all()
+
+
+@pytest.mark.workflow
+def test_offline_raw_fails_fast_with_one_clear_line(workflow, assets: dict[str, Path]) -> None:
+    config = pickapic_config(assets, local_path=None)
+    path = workflow.write_config(config)
+    started = time.perf_counter()
+    result = workflow.run(
+        "results/tinypick/raw/train/shard-0.parquet",
+        "--cores",
+        "1",
+        "--configfile",
+        str(path),
+        check=False,
+        env={"HF_HUB_OFFLINE": "1"},
+    )
+    assert result.returncode != 0
+    assert time.perf_counter() - started < 60
+    assert "rtpref: rule raw failed: ModelUnavailable" in result.stderr
+    assert "pickapic.local_path" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.workflow
+def test_reference_config_dry_run_is_fast_and_offline(workflow) -> None:
+    started = time.perf_counter()
+    result = workflow.run("-n", "--configfile", str(REPO / "config" / "pickapic.yaml"), env=NO_HUB)
+    elapsed = time.perf_counter() - started
+    jobs = planned_jobs(result.stdout)
+    assert jobs["train"] == 5 * 4 * 4 and jobs["score"] == jobs["embed"] == 2
+    assert elapsed < 10, f"dry run took {elapsed:.1f} s"
