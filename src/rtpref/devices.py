@@ -158,7 +158,13 @@ def resolve_lock_dir(lock_dir: str | os.PathLike[str] | None = None) -> Path:
 
 def _try_lock(path: Path) -> int | None:
     """An fd holding an exclusive flock on ``path``, or None if another process holds it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    writable = True
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    except PermissionError:
+        # Another user's lock file in a shared lock dir: flock needs no write access.
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        writable = False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -167,9 +173,10 @@ def _try_lock(path: Path) -> int | None:
     except BaseException:
         os.close(fd)
         raise
-    # Who holds it, for a person looking at a waiting job; the flock, not this text, is the lease.
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+    if writable:
+        # Who holds it, for a person looking at a waiting job; the flock is the lease.
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
     return fd
 
 
