@@ -7,8 +7,13 @@ import math
 import numpy as np
 
 
-def euler_per_row(drift: np.ndarray, barrier: float = 1.0, dt: float = 1e-3,
-                  seed: int = 0, max_steps: int = 100_000) -> tuple[np.ndarray, np.ndarray]:
+def euler_per_row(
+    drift: np.ndarray,
+    barrier: float = 1.0,
+    dt: float = 1e-3,
+    seed: int = 0,
+    max_steps: int = 100_000,
+) -> tuple[np.ndarray, np.ndarray]:
     """The reference code's sampler: a Python loop per row, Euler steps of dt until a barrier
     is crossed (monitored only at the grid points, hence biased upwards)."""
     rng = np.random.default_rng(seed)
@@ -25,8 +30,9 @@ def euler_per_row(drift: np.ndarray, barrier: float = 1.0, dt: float = 1e-3,
     return choice, time
 
 
-def euler_vectorised(drift: np.ndarray, barrier: float = 1.0, dt: float = 1e-3,
-                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def euler_vectorised(
+    drift: np.ndarray, barrier: float = 1.0, dt: float = 1e-3, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Same scheme as `euler_per_row`, vectorised over rows, to measure its bias cheaply."""
     rng = np.random.default_rng(seed)
     position = np.zeros(drift.size)

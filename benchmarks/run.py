@@ -34,15 +34,21 @@ def print_table(rows: list[dict]) -> None:
         ratio = "" if row["ratio"] is None else f"{row['ratio']:.3g}"
         target = row["target"] or ""
         mark = {True: "yes", False: "NO", None: ""}[row["pass"]]
-        print(f"{row['name']:46} {row['value']:>12.4g} {row['unit']:10} {ratio:>9} "
-              f"{target:>10}  {mark}")
+        print(
+            f"{row['name']:46} {row['value']:>12.4g} {row['unit']:10} {ratio:>9} "
+            f"{target:>10}  {mark}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default=",".join(STAGES),
-                        help=f"comma-separated stages out of {', '.join(STAGES)}")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(STAGES),
+        help=f"comma-separated stages out of {', '.join(STAGES)}",
+    )
     parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args(argv)
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
@@ -55,8 +61,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
         stage_started = time.perf_counter()
         rows.extend(STAGES[name]())
-        print(f"[bench] {name} done in {time.perf_counter() - stage_started:.0f} s",
-              file=sys.stderr, flush=True)
+        print(
+            f"[bench] {name} done in {time.perf_counter() - stage_started:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
     print_table(rows)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     payload = {"seconds": time.perf_counter() - started, "results": rows}
