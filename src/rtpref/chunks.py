@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 FEATURE_COLUMNS = ("x1", "x2")
 LABEL_COLUMNS = ("pair_index", "reward_1", "reward_2", "choice", "response_time")
 CHUNK_COLUMNS = ("pair_index", "x1", "x2", "reward_1", "reward_2", "choice", "response_time")
+FINITE_COLUMNS = ("x1", "x2", "reward_1", "reward_2", "response_time")
 ROW_GROUP_ROWS = 8192
 _CHUNK_GLOB = "chunk-*.parquet"
 
@@ -92,16 +93,26 @@ def features_to_numpy(column: pa.Array | pa.ChunkedArray, source: str = "") -> N
     return flat.reshape(-1, width)
 
 
-def check_finite(name: str, values: NDArray, pair_index: NDArray, source: str) -> None:
-    """Raise DataError naming the file and first pair_index with a NaN/inf in ``values``."""
+def check_finite(
+    name: str,
+    values: NDArray,
+    pair_index: NDArray,
+    source: str,
+    rows: NDArray | None = None,
+) -> None:
+    """Raise DataError naming the file and first pair_index with a NaN/inf in ``values``.
+
+    ``rows`` are the row numbers of ``values`` in ``source`` when they are not 0, 1, 2, ...
+    """
     finite = np.isfinite(values)
     if finite.ndim > 1:
         finite = finite.all(axis=tuple(range(1, finite.ndim)))
     if not finite.all():
-        row = int(np.flatnonzero(~finite)[0])
+        position = int(np.flatnonzero(~finite)[0])
+        row = position if rows is None else int(rows[position])
         raise DataError(
             f"{source}: column {name!r} has {int((~finite).sum())} row(s) with NaN/inf, "
-            f"first at row {row} (pair_index {int(pair_index[row])})"
+            f"first at row {row} (pair_index {int(pair_index[position])})"
         )
 
 
@@ -196,10 +207,7 @@ def load_pairs(directory: str | Path, rows: Iterable[int] | None = None) -> Pair
         if hi > lo:
             filled = _fill_from_file(path, wanted[lo:hi] - file_start, out, filled)
         file_start = file_end
-    pairs = Pairs(**out)
-    for name in ("x1", "x2", "reward_1", "reward_2", "response_time"):
-        check_finite(name, getattr(pairs, name), pairs.pair_index, str(directory))
-    return pairs
+    return Pairs(**out)
 
 
 def _fill_from_file(path: Path, local_rows: NDArray[np.int64], out: dict, filled: int) -> int:
@@ -222,6 +230,15 @@ def _fill_from_file(path: Path, local_rows: NDArray[np.int64], out: dict, filled
                 else:
                     values = column.to_numpy()
                 out[name][target] = values if take.size == group_rows else values[take]
+            # Checked per file, so that the error names the chunk file and its row.
+            for name in FINITE_COLUMNS:
+                check_finite(
+                    name,
+                    out[name][target],
+                    out["pair_index"][target],
+                    str(path),
+                    group_start + take,
+                )
             filled += take.size
         group_start += group_rows
     return filled

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from rtpref.chunks import DataError, index_chunks, load_pairs
-from rtpref.learners import TrainingConfig, fit_learner
+from rtpref.learners import TrainingConfig, TrainingDiverged, fit_learner
 from rtpref.learners.loop import stage_seed
 from rtpref.metrics import evaluate
 
@@ -55,6 +55,11 @@ def run_training(
     rows = training_rows(index.num_rows, size, seed, str(train_dir))
     train_pairs = load_pairs(train_dir, rows)
     test_pairs = load_pairs(test_dir)
+    if train_pairs.x1.shape[1] != test_pairs.x1.shape[1]:
+        raise DataError(
+            f"{train_dir} has features of width {train_pairs.x1.shape[1]} but {test_dir} "
+            f"of width {test_pairs.x1.shape[1]}"
+        )
     log.info(
         "%s: %d training rows, %d test rows, dim %d, device %s",
         label,
@@ -68,6 +73,13 @@ def run_training(
     learner = fit_learner(algorithm, train_pairs, config, seed, device, label)
     train_seconds = time.perf_counter() - started
     predicted = learner.predict_diff(test_pairs.x1, test_pairs.x2)
+    # The loss is checked before each step; the last step can still blow the weights up.
+    if not np.isfinite(predicted).all():
+        raise TrainingDiverged(
+            f"{label}: {int((~np.isfinite(predicted)).sum())} of {predicted.size} predicted "
+            "reward differences on the test set are NaN/inf after training; "
+            "lower training.learning_rate"
+        )
     metrics = evaluate(predicted, test_pairs.choice, test_pairs.reward_1, test_pairs.reward_2)
     return {
         "algorithm": algorithm,
