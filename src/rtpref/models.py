@@ -228,7 +228,26 @@ def load_demo_clip(config_path: str | Path, weights_path: str | Path) -> ImageTe
         raise ValueError(
             f"expected {DEMO_CONFIG_NAME} and {DEMO_WEIGHTS_NAME} in {config_path.parent}"
         )
+    # open_clip's local-dir loader takes any *.safetensors/*.bin/*.pth it finds in the
+    # directory, so make sure the file it prefers is there and really is safetensors.
+    _check_safetensors(weights_path)
     return load_open_clip(f"local-dir:{config_path.parent}", None)
+
+
+def _check_safetensors(path: Path) -> None:
+    """Refuse weights that are missing or not safetensors (a pickle could run code)."""
+    from safetensors import SafetensorError, safe_open
+
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: model weights file does not exist")
+    try:
+        with safe_open(str(path), framework="pt"):
+            pass
+    except (SafetensorError, OSError) as error:
+        raise ValueError(
+            f"{path}: not a safetensors file ({error}); model weights are only read as "
+            "safetensors or weights-only checkpoints, never unpickled"
+        ) from error
 
 
 # ---------------------------------------------------------------------------------------------
