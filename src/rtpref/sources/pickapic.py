@@ -271,6 +271,12 @@ def write_raw_shards(
         for shard, pieces in enumerate(buffers):
             if pieces:
                 writers[shard].write_table(pa.concat_tables(pieces))
+        if counts.kept == 0:
+            # Fail here, not after every shard has been scored and embedded on a GPU.
+            raise DataError(
+                f"{stream.description}: no usable pairs in {counts.seen} rows ({counts.ties} "
+                f"ties, {counts.undecodable} undecodable, {counts.missing} with missing fields)"
+            )
         if sample_size is not None and counts.kept < sample_size:
             raise DataError(
                 f"{stream.description}: the stream ended after {counts.seen} rows with only "
