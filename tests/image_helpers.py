@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import os
 import re
 from pathlib import Path
 
@@ -55,6 +56,20 @@ def tiny_demo_config(shards: int, name: str = "tinydemo") -> dict:
         },
         "figures": {"ddm_check_rows": 200},
     }
+
+
+def without_slurm_probe(directory: Path) -> dict[str, str]:
+    """Environment in which Snakemake's start-up SLURM probe fails at once.
+
+    The SLURM executor plugin runs `scontrol show config` whenever Snakemake starts; with SLURM
+    client tools installed but no controller answering, that waits ~9 s per invocation. A
+    failing stand-in on PATH keeps these tests about the image path.
+    """
+    shim = directory / "no-slurm-bin"
+    shim.mkdir(exist_ok=True)
+    (shim / "scontrol").write_text("#!/bin/sh\nexit 1\n")
+    (shim / "scontrol").chmod(0o755)
+    return {"PATH": f"{shim}:{os.environ['PATH']}"}
 
 
 def planned_jobs(dry_run_output: str) -> dict[str, int]:

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from image_helpers import TINY_DEMO_MODEL, planned_jobs, tiny_demo_config
+from image_helpers import TINY_DEMO_MODEL, planned_jobs, tiny_demo_config, without_slurm_probe
 
 from rtpref.chunks import DataError, features_to_numpy, write_split_chunks
 from rtpref.embedding import BatchSettings, encode_shard, features_table
@@ -258,6 +258,7 @@ def test_chunks_identical_for_one_and_three_shards_and_ddm_changes_skip_models(
 ) -> None:
     from conftest import Workflow
 
+    environment = without_slurm_probe(tmp_path)
     chunks = {}
     workspaces = {}
     for shards in (1, 3):
@@ -266,7 +267,16 @@ def test_chunks_identical_for_one_and_three_shards_and_ddm_changes_skip_models(
         workflow = Workflow(root)
         config = workflow.write_config(tiny_demo_config(shards))
         targets = ["results/tinydemo/chunks/train", "results/tinydemo/chunks/test"]
-        workflow.run(*targets, "--cores", "2", "--resources", "gpu=2", "--configfile", str(config))
+        workflow.run(
+            *targets,
+            "--cores",
+            "2",
+            "--resources",
+            "gpu=2",
+            "--configfile",
+            str(config),
+            env=environment,
+        )
         chunks[shards] = _chunk_tables(root / "results" / "tinydemo")
         workspaces[shards] = (workflow, targets)
     for part in ("train", "test"):
@@ -280,6 +290,6 @@ def test_chunks_identical_for_one_and_three_shards_and_ddm_changes_skip_models(
         config = tiny_demo_config(3)
         config["ddm"].update(change)
         changed = workflow.write_config(config, name="changed.yaml")
-        dry = workflow.run(*targets, "-n", "--configfile", str(changed))
+        dry = workflow.run(*targets, "-n", "--configfile", str(changed), env=environment)
         jobs = planned_jobs(dry.stdout)
         assert jobs == {"enhance": 1, "chunks": 1}, (change, jobs)

@@ -18,6 +18,7 @@ from image_helpers import (
     save_pickapic_parquet,
     save_tiny_open_clip,
     save_tiny_transformers_clip,
+    without_slurm_probe,
 )
 
 from rtpref.chunks import DataError
@@ -198,7 +199,9 @@ def test_local_pickscore_matches_the_pickscore_formula(assets: dict[str, Path]) 
 
 
 @pytest.mark.workflow
-def test_pickapic_end_to_end_from_local_files(workflow, assets: dict[str, Path]) -> None:
+def test_pickapic_end_to_end_from_local_files(
+    workflow, assets: dict[str, Path], tmp_path: Path
+) -> None:
     config = workflow.write_config(pickapic_config(assets))
     workflow.run(
         "results/tinypick/summary.parquet",
@@ -208,7 +211,7 @@ def test_pickapic_end_to_end_from_local_files(workflow, assets: dict[str, Path])
         "gpu=2",
         "--configfile",
         str(config),
-        env=NO_HUB,
+        env={**NO_HUB, **without_slurm_probe(tmp_path)},
     )
     root = workflow.root / "results" / "tinypick"
     usable = ROWS - len(TIES) - len(CORRUPT)
@@ -228,7 +231,9 @@ def test_pickapic_end_to_end_from_local_files(workflow, assets: dict[str, Path])
 
 
 @pytest.mark.workflow
-def test_offline_raw_fails_fast_with_one_clear_line(workflow, assets: dict[str, Path]) -> None:
+def test_offline_raw_fails_fast_with_one_clear_line(
+    workflow, assets: dict[str, Path], tmp_path: Path
+) -> None:
     config = pickapic_config(assets, local_path=None)
     path = workflow.write_config(config)
     started = time.perf_counter()
@@ -239,7 +244,7 @@ def test_offline_raw_fails_fast_with_one_clear_line(workflow, assets: dict[str, 
         "--configfile",
         str(path),
         check=False,
-        env={"HF_HUB_OFFLINE": "1"},
+        env={"HF_HUB_OFFLINE": "1", **without_slurm_probe(tmp_path)},
     )
     assert result.returncode != 0
     assert time.perf_counter() - started < 60
@@ -249,9 +254,12 @@ def test_offline_raw_fails_fast_with_one_clear_line(workflow, assets: dict[str, 
 
 
 @pytest.mark.workflow
-def test_reference_config_dry_run_is_fast_and_offline(workflow) -> None:
+def test_reference_config_dry_run_is_fast_and_offline(workflow, tmp_path: Path) -> None:
+    environment = {**NO_HUB, **without_slurm_probe(tmp_path)}
     started = time.perf_counter()
-    result = workflow.run("-n", "--configfile", str(REPO / "config" / "pickapic.yaml"), env=NO_HUB)
+    result = workflow.run(
+        "-n", "--configfile", str(REPO / "config" / "pickapic.yaml"), env=environment
+    )
     elapsed = time.perf_counter() - started
     jobs = planned_jobs(result.stdout)
     assert jobs["train"] == 5 * 4 * 4 and jobs["score"] == jobs["embed"] == 2

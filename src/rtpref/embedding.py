@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -45,6 +46,15 @@ class BatchSettings:
     decode_workers: int = 2
     prefetch: int = 2
     progress_seconds: float = PROGRESS_SECONDS
+
+    @classmethod
+    def from_config(cls, embedding: dict[str, Any], batch_pairs: int) -> BatchSettings:
+        """The config's ``embedding`` block with ``batch_pairs`` from the rule's params.
+
+        Only batch_pairs changes results (bitwise) and so is a rerun-triggering param; the
+        other keys change throughput only and come straight from the config.
+        """
+        return cls(**{**embedding, "batch_pairs": batch_pairs})
 
 
 @dataclasses.dataclass
@@ -163,7 +173,10 @@ def prepare_batch(
         pixels.append(model.preprocess(decoded)[torch.from_numpy(source)])
     captions = table.column("caption").to_pylist()
     tokens = model.tokenize([captions[i] for i in source])
-    return RawBatch(pair_index=pair_index, slots=slots, pixels=torch.cat(pixels), tokens=tokens)
+    batch_pixels = torch.cat(pixels)
+    if model.device.startswith("cuda"):
+        batch_pixels = batch_pixels.pin_memory()  # lets the host-to-GPU copy overlap compute
+    return RawBatch(pair_index=pair_index, slots=slots, pixels=batch_pixels, tokens=tokens)
 
 
 def encode_shard(

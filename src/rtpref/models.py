@@ -145,13 +145,13 @@ class DemoModelConfig:
     seed: int = 0
     embed_dim: int = 64
     image_size: int = 32
-    patch_size: int = 4
+    patch_size: int = 8
     vision_width: int = 64
     vision_layers: int = 2
     text_width: int = 64
     text_heads: int = 4
     text_layers: int = 2
-    context_length: int = 32
+    context_length: int = 24
 
     def open_clip_config(self) -> dict[str, Any]:
         return {
@@ -442,9 +442,17 @@ def load_model(
     if kind == "demo":
         if model_config is None or model_weights is None:
             raise ValueError("the demo model needs its config and weights files")
-        return load_demo_clip(model_config, model_weights)
-    if kind == "transformers":
-        return load_pickscore(spec["model"], spec["processor"])
-    if kind == "open_clip":
-        return load_open_clip(spec["model"], spec.get("pretrained"))
-    raise ValueError(f"unknown model kind {kind!r}; expected demo, transformers or open_clip")
+        model = load_demo_clip(model_config, model_weights)
+    elif kind == "transformers":
+        model = load_pickscore(spec["model"], spec["processor"])
+    elif kind == "open_clip":
+        model = load_open_clip(spec["model"], spec.get("pretrained"))
+    else:
+        raise ValueError(f"unknown model kind {kind!r}; expected demo, transformers or open_clip")
+    log.info(
+        "loaded %s: feature width %d, logit_scale %.6g",
+        model.name,
+        model.embed_dim,
+        model.logit_scale,
+    )
+    return model

@@ -5,11 +5,19 @@ DEMO_MODEL = {
     "model_config": results("models/demo_clip/open_clip_config.json"),
     "model_weights": results("models/demo_clip/open_clip_model.safetensors"),
 }
-# Only the keys that change the raw pairs, so that model settings do not redraw the data.
+# Params are rerun triggers, so they hold only what changes the data. Throughput settings
+# (threads, batch rows, row groups) reach the scripts through the config instead: changing
+# them must not restart a 200 GB stream or a GPU embedding.
+NOT_DATA = (
+    "model",
+    "scorer",
+    "embedder",
+    "batch_rows",
+    "check_workers",
+    "row_group_rows",
+)
 RAW_SETTINGS = {
-    key: value
-    for key, value in config[SOURCE].items()
-    if key not in ("model", "scorer", "embedder")
+    key: value for key, value in config[SOURCE].items() if key not in NOT_DATA
 }
 # The demo's tiny CLIP is scorer and embedder; pickapic models are hub ids or local paths.
 SCORER = (
@@ -33,6 +41,7 @@ rule raw:
         benchmarks("raw/{split}.tsv")
     conda:
         "../../envs/rtpref.yaml"
+    threads: config[SOURCE].get("check_workers", 1)
     params:
         source=SOURCE,
         settings=RAW_SETTINGS,
@@ -72,7 +81,7 @@ rule score:
         gpu=1,
     params:
         model=SCORER,
-        batching=config["embedding"],
+        batch_pairs=config["embedding"]["batch_pairs"],
     script:
         "../scripts/score.py"
 
@@ -94,6 +103,6 @@ rule embed:
         gpu=1,
     params:
         model=EMBEDDER,
-        batching=config["embedding"],
+        batch_pairs=config["embedding"]["batch_pairs"],
     script:
         "../scripts/embed.py"

@@ -10,7 +10,9 @@ def main(snakemake):
     with gpu_lease() as device:
         model = load_model(snakemake.params.model, **files).to(device)
         encoded = encode_shard(
-            snakemake.input.raw, model, BatchSettings(**snakemake.params.batching)
+            snakemake.input.raw,
+            model,
+            BatchSettings.from_config(snakemake.config["embedding"], snakemake.params.batch_pairs),
         )
     write_parquet(snakemake.output[0], features_table(encoded))
 

@@ -3,12 +3,19 @@ from rtpref.sources import demo, pickapic
 
 
 def main(snakemake):
+    # params hold the settings that change the data; the config adds throughput knobs.
     settings = snakemake.params.settings
     if snakemake.params.source == "demo":
         demo.write_demo_shards(demo.DemoConfig(**settings), list(snakemake.output))
     else:
+        throughput = {
+            key: snakemake.config["pickapic"][key]
+            for key in ("batch_rows", "check_workers", "row_group_rows")
+        }
         pickapic.write_raw(
-            pickapic.PickapicConfig(**settings), snakemake.wildcards.split, list(snakemake.output)
+            pickapic.PickapicConfig(**settings, **throughput),
+            snakemake.wildcards.split,
+            list(snakemake.output),
         )
 
 
