@@ -32,10 +32,21 @@ def test_response_time_losses_by_hand() -> None:
     r1 = 1 - (0.9 - 0.8) * 0.5 / a - 0.4 / a * 0.8
     r2 = 1 - (0.5 - 0.6) * -0.2 / a - (-1.0) / a * 0.6
     assert losses.orthogonal_loss(diff, choice, time, time_hat, diff_hat, a).item() == (
-        pytest.approx((r1**2 + r2**2) / 2, rel=1e-6))
+        pytest.approx((r1**2 + r2**2) / 2, rel=1e-6)
+    )
     n1, n2 = 1 - 0.4 / a * 0.8, 1 + 1.0 / a * 0.6
     assert losses.nonorthogonal_loss(diff, choice, time_hat, a).item() == pytest.approx(
-        (n1**2 + n2**2) / 2, rel=1e-6)
+        (n1**2 + n2**2) / 2, rel=1e-6
+    )
+
+
+def test_oracle_loss_by_hand() -> None:
+    diff = torch.tensor([0.4, -1.0])
+    choice = torch.tensor([1.0, -1.0])
+    true_time = torch.tensor([0.8, 0.5])
+    a = 2.0
+    expected = ((2.0 / 0.8 - 0.4) ** 2 + (-2.0 / 0.5 + 1.0) ** 2) / 2
+    assert losses.oracle_loss(diff, choice, true_time, a).item() == pytest.approx(expected)
 
 
 def test_orthogonal_loss_is_neyman_orthogonal() -> None:
@@ -71,9 +82,17 @@ def test_orthogonal_loss_is_neyman_orthogonal() -> None:
 
 
 def small_config(**overrides) -> TrainingConfig:
-    values = dict(hidden=(16, 16), log_loss_hidden=(16, 16), dropout=0.1, batch_norm=True,
-                  learning_rate=3e-3, batch_size=64, log_loss_epochs=8, stage1_epochs=4,
-                  stage2_epochs=8)
+    values = dict(
+        hidden=(16, 16),
+        log_loss_hidden=(16, 16),
+        dropout=0.1,
+        batch_norm=True,
+        learning_rate=3e-3,
+        batch_size=64,
+        log_loss_epochs=8,
+        stage1_epochs=4,
+        stage2_epochs=8,
+    )
     values.update(overrides)
     return TrainingConfig(**values)
 
@@ -88,8 +107,9 @@ def linear_pairs(rows: int, seed: int, dim: int = 5) -> Pairs:
     return Pairs(np.arange(rows), x1, x2, r1, r2, choice, time)
 
 
-@pytest.mark.parametrize("algorithm", ["log_loss", "orthogonal", "nonorthogonal",
-                                       "orthogonal_crossfit", "oracle"])
+@pytest.mark.parametrize(
+    "algorithm", ["log_loss", "orthogonal", "nonorthogonal", "orthogonal_crossfit", "oracle"]
+)
 def test_learners_learn_are_antisymmetric_and_deterministic(algorithm: str) -> None:
     torch.set_num_threads(1)
     train, test = linear_pairs(1500, 0), linear_pairs(2000, 1)
@@ -125,8 +145,15 @@ def test_reward_net_pair_diff_is_antisymmetric() -> None:
 
 def test_nan_loss_stops_with_the_run_named() -> None:
     pairs = linear_pairs(300, 0)
-    broken = Pairs(pairs.pair_index, pairs.x1, pairs.x2, pairs.reward_1, pairs.reward_2,
-                   pairs.choice, np.full(len(pairs), np.nan))
+    broken = Pairs(
+        pairs.pair_index,
+        pairs.x1,
+        pairs.x2,
+        pairs.reward_1,
+        pairs.reward_2,
+        pairs.choice,
+        np.full(len(pairs), np.nan),
+    )
     with pytest.raises(TrainingDiverged, match="orthogonal/n300/seed0.*stage1 time"):
         fit_learner("orthogonal", broken, small_config(), seed=0, label="orthogonal/n300/seed0")
 

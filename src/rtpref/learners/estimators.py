@@ -207,6 +207,37 @@ def _fit_stage2(
     return net
 
 
+def _fit_oracle(
+    tensors: dict[str, torch.Tensor],
+    true_time: torch.Tensor,
+    config: TrainingConfig,
+    seed: int,
+    label: str,
+) -> RewardNet:
+    net = _reward_net(
+        config.hidden,
+        tensors["x1"].shape[1],
+        config,
+        stage_seed(seed, "stage2"),
+        tensors["x1"].device,
+    )
+
+    def batch_loss(batch):
+        diff = net.pair_diff(batch["x1"], batch["x2"])
+        return losses.oracle_loss(diff, batch["choice"], batch["true_time"], config.barrier)
+
+    train(
+        net,
+        batch_loss,
+        {**tensors, "true_time": true_time},
+        config.stage2_epochs,
+        config,
+        stage_seed(seed, "stage2-batches"),
+        f"{label} oracle",
+    )
+    return net
+
+
 def fit_learner(
     algorithm: str,
     train_pairs: Pairs,
@@ -231,13 +262,14 @@ def fit_learner(
         )
         return FittedLearner(algorithm, net, config.log_loss_epochs)
     if algorithm == "oracle":
-        # The true E[T|v] as t_hat. With exact nuisances the orthogonal correction term
-        # (T - t) v has conditional mean zero and only adds variance v^2 Var[T|v], so the
-        # lowest-variance use of the truth is the plain moment Y ~ (f / a) E[T|v].
+        # The true E[T|v]. With exact nuisances the orthogonal correction (T - t) v has mean
+        # zero and only adds variance, and weighting pairs by E[T|v]^2 (as Y ~ f t does) starves
+        # large-|v| pairs; the oracle regresses a Y / E[T|v] on f instead (see oracle_loss).
         drift = train_pairs.reward_diff
-        time_hat = torch.from_numpy(ddm.mean_time(drift, config.barrier)).float()
-        time_hat, diff_hat = time_hat.to(tensors["x1"].device), None
-    elif algorithm == "orthogonal_crossfit":
+        true_time = torch.from_numpy(ddm.mean_time(drift, config.barrier)).float()
+        net = _fit_oracle(tensors, true_time.to(tensors["x1"].device), config, seed, label)
+        return FittedLearner(algorithm, net, config.stage2_epochs)
+    if algorithm == "orthogonal_crossfit":
         time_hat, diff_hat = _crossfit_nuisances(tensors, config, seed, label)
     else:
         time_hat, diff_hat = _nuisances(

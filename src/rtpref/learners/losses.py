@@ -38,3 +38,11 @@ def nonorthogonal_loss(
 ) -> torch.Tensor:
     """mean[(Y - (diff / a) t_hat)^2]: first-order sensitive to errors in t_hat."""
     return (choice - diff / barrier * time_hat).square().mean()
+
+
+def oracle_loss(
+    diff: torch.Tensor, choice: torch.Tensor, true_time: torch.Tensor, barrier: float = 1.0
+) -> torch.Tensor:
+    """mean[(a Y / E[T|v] - diff)^2] with the true E[T|v]: the identity v = a E[Y|v] / E[T|v]
+    as a regression in reward units, so no pair is down-weighted by a small E[T|v]."""
+    return (barrier * choice / true_time - diff).square().mean()
