@@ -11,7 +11,7 @@ import torch
 from rtpref import ddm
 from rtpref.chunks import Pairs
 from rtpref.learners import TrainingConfig, TrainingDiverged, fit_learner, losses
-from rtpref.learners.networks import RewardNet, TimeNet
+from rtpref.learners.networks import RewardNet, SiameseTimeNet, TimeNet
 from rtpref.metrics import evaluate
 
 
@@ -108,12 +108,15 @@ def linear_pairs(rows: int, seed: int, dim: int = 5) -> Pairs:
 
 
 @pytest.mark.parametrize(
-    "algorithm", ["log_loss", "orthogonal", "nonorthogonal", "orthogonal_crossfit", "oracle"]
+    "algorithm",
+    ["log_loss", "orthogonal", "nonorthogonal", "orthogonal_crossfit", "oracle", "concat_time"],
 )
 def test_learners_learn_are_antisymmetric_and_deterministic(algorithm: str) -> None:
     torch.set_num_threads(1)
     train, test = linear_pairs(1500, 0), linear_pairs(2000, 1)
     config = small_config()
+    if algorithm == "concat_time":  # orthogonal with the concatenated time network
+        algorithm, config = "orthogonal", small_config(time_net="concat")
     learner = fit_learner(algorithm, train, config, seed=3)
     predicted = learner.predict_diff(test.x1, test.x2)
     np.testing.assert_allclose(learner.predict_diff(test.x2, test.x1), -predicted, atol=1e-5)
@@ -127,13 +130,15 @@ def test_learners_learn_are_antisymmetric_and_deterministic(algorithm: str) -> N
     assert not np.array_equal(other_seed, predicted)
 
 
-def test_time_net_is_positive_and_swap_symmetric() -> None:
+@pytest.mark.parametrize("network", [SiameseTimeNet, TimeNet])
+def test_time_nets_are_positive_and_swap_symmetric(network) -> None:
     torch.manual_seed(0)
-    net = TimeNet(3, (8,), dropout=0.0, batch_norm=True).eval()
+    net = network(3, (8,), dropout=0.0, batch_norm=True).eval()
     x1, x2 = torch.randn(50, 3), torch.randn(50, 3)
     forward, backward = net(x1, x2), net(x2, x1)
     assert torch.all(forward > 0)
     torch.testing.assert_close(forward, backward)
+    assert forward.std() > 0
 
 
 def test_reward_net_pair_diff_is_antisymmetric() -> None:

@@ -2,6 +2,8 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
+from rtpref.learners.config import options_for
+
 
 def coerce_command_line_lists():
     """`--config sizes=[2000,20000]` arrives as a list of strings; make integers of them."""

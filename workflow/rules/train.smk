@@ -14,7 +14,7 @@ rule train:
     resources:
         gpu=1,
     params:
-        training=config["training"],
+        training=lambda wildcards: options_for(wildcards.algorithm, config["training"]),
         barrier=config["ddm"]["barrier"],
     script:
         "../scripts/train.py"

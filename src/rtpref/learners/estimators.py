@@ -13,7 +13,7 @@ from rtpref.chunks import Pairs
 from rtpref.learners import losses
 from rtpref.learners.config import ALGORITHMS, TrainingConfig
 from rtpref.learners.loop import TrainingDiverged, stage_seed, train
-from rtpref.learners.networks import RewardNet, TimeNet
+from rtpref.learners.networks import RewardNet, SiameseTimeNet, TimeNet
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def predict_diff(
 
 
 @torch.no_grad()
-def _predict_time(net: TimeNet, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+def _predict_time(net: SiameseTimeNet | TimeNet, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
     net.eval()
     parts = [
         net(x1[s : s + PREDICT_BATCH], x2[s : s + PREDICT_BATCH])
@@ -93,12 +93,18 @@ def _fit_log_loss(
     return net
 
 
+TIME_NETS = {"siamese": SiameseTimeNet, "concat": TimeNet}
+
+
 def _fit_time(
     tensors: dict[str, torch.Tensor], config: TrainingConfig, seed: int, label: str
-) -> TimeNet:
+) -> SiameseTimeNet | TimeNet:
+    if config.time_net not in TIME_NETS:
+        raise ValueError(f"time_net={config.time_net!r}; choose from {sorted(TIME_NETS)}")
     device = tensors["x1"].device
     torch.manual_seed(seed)
-    net = TimeNet(tensors["x1"].shape[1], config.hidden, config.dropout, config.batch_norm)
+    network = TIME_NETS[config.time_net]
+    net = network(tensors["x1"].shape[1], config.hidden, config.dropout, config.batch_norm)
     net = net.to(device)
 
     def batch_loss(batch):

@@ -6,8 +6,11 @@ import torch
 from torch import nn
 
 
-def mlp(in_dim: int, hidden: tuple[int, ...], dropout: float, batch_norm: bool) -> nn.Sequential:
-    """Linear -> [BatchNorm] -> ReLU -> Dropout per hidden layer, then a linear scalar output."""
+def mlp(
+    in_dim: int, hidden: tuple[int, ...], dropout: float, batch_norm: bool, scalar: bool = True
+) -> nn.Sequential:
+    """Linear -> [BatchNorm] -> ReLU -> Dropout per hidden layer, then (if ``scalar``) a linear
+    scalar output."""
     layers: list[nn.Module] = []
     width = in_dim
     for size in hidden:
@@ -18,7 +21,8 @@ def mlp(in_dim: int, hidden: tuple[int, ...], dropout: float, batch_norm: bool) 
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
         width = size
-    layers.append(nn.Linear(width, 1))
+    if scalar:
+        layers.append(nn.Linear(width, 1))
     return nn.Sequential(*layers)
 
 
@@ -38,8 +42,28 @@ class RewardNet(nn.Module):
         return rewards[: x1.shape[0]] - rewards[x1.shape[0] :]
 
 
+class SiameseTimeNet(nn.Module):
+    """t_hat = softplus(head(|phi(x1) - phi(x2)|)) with one item network phi for both sides.
+
+    E[T | x1, x2] is an even function of r(x1) - r(x2); this shape builds in the pair
+    structure and the swap symmetry, and costs half the FLOPs of the concatenated network.
+    """
+
+    def __init__(self, in_dim: int, hidden: tuple[int, ...], dropout: float, batch_norm: bool):
+        super().__init__()
+        self.item = mlp(in_dim, hidden, dropout, batch_norm, scalar=False)
+        width = hidden[-1] if hidden else in_dim
+        self.head = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, 1))
+
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+        features = self.item(torch.cat([x1, x2]))
+        gap = (features[: x1.shape[0]] - features[x1.shape[0] :]).abs()
+        return nn.functional.softplus(self.head(gap).squeeze(-1))
+
+
 class TimeNet(nn.Module):
-    """t_hat(x1, x2) > 0, symmetric in the swap of x1 and x2 (E[T|v] is even in v)."""
+    """t_hat(x1, x2) > 0 from the concatenated pair, averaged over both orders so that it is
+    symmetric in the swap of x1 and x2 (E[T|v] is even in v)."""
 
     def __init__(self, in_dim: int, hidden: tuple[int, ...], dropout: float, batch_norm: bool):
         super().__init__()
