@@ -57,7 +57,9 @@ def predict_diff(
 
 
 @torch.no_grad()
-def _predict_time(net: SiameseTimeNet | TimeNet, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+def _predict_time(
+    net: SiameseTimeNet | TimeNet, x1: torch.Tensor, x2: torch.Tensor
+) -> torch.Tensor:
     net.eval()
     parts = [
         net(x1[s : s + PREDICT_BATCH], x2[s : s + PREDICT_BATCH])
