@@ -293,3 +293,20 @@ def test_chunks_identical_for_one_and_three_shards_and_ddm_changes_skip_models(
         dry = workflow.run(*targets, "-n", "--configfile", str(changed), env=environment)
         jobs = planned_jobs(dry.stdout)
         assert jobs == {"enhance": 1, "chunks": 1}, (change, jobs)
+
+
+def test_batched_preprocessing_is_bitwise_the_per_image_transform(demo_model_dir: Path) -> None:
+    import open_clip
+    import torch
+    from PIL import Image
+
+    from rtpref.models import batched_preprocess
+
+    _, _, transform = open_clip.create_model_and_transforms(f"local-dir:{demo_model_dir}")
+    rng = np.random.default_rng(0)
+    images = [
+        Image.fromarray(rng.integers(0, 256, (height, width, 3), np.uint8))
+        for height, width in [(64, 64), (40, 90), (120, 33)]
+    ] + [Image.fromarray(rng.integers(0, 256, (50, 50), np.uint8))]  # greyscale
+    expected = torch.stack([transform(image) for image in images])
+    assert torch.equal(batched_preprocess(transform)(images), expected)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import dataclasses
 import io
 import logging
@@ -191,16 +192,28 @@ def encode_shard(
     pair_parts: list[NDArray[np.int64]] = []
     started = last_report = time.perf_counter()
     done = 0
+    # On CPU the decode threads and the model share the job's cores: give the model what the
+    # decoders leave, else the oversubscribed cores run slower than decoding then encoding.
+    job_threads = torch.get_num_threads()
+    on_gpu = model.device.startswith("cuda")
+    model_threads = job_threads if on_gpu else max(1, job_threads - workers)
     log.info(
-        "%s: %d pairs, batches of %d pairs, model %s on %s, %d decode worker(s)",
+        "%s: %d pairs, batches of %d pairs, model %s on %s, %d decode worker(s), %d CPU "
+        "thread(s) for the model",
         raw_path,
         rows,
         settings.batch_pairs,
         model.name,
         model.device,
         workers,
+        model_threads,
     )
-    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+    with (
+        contextlib.ExitStack() as restore,
+        concurrent.futures.ThreadPoolExecutor(workers) as pool,
+    ):
+        torch.set_num_threads(model_threads)
+        restore.callback(torch.set_num_threads, job_threads)
         pending: collections.deque[concurrent.futures.Future[RawBatch]] = collections.deque()
         batches = aligned_batches(raw_path, settings.batch_pairs)
 
