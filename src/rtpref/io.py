@@ -7,6 +7,7 @@ plausible-looking partial file that a later run would take for finished work.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -19,6 +20,10 @@ from typing import Any
 def _temporary_sibling(path: Path, directory: bool) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{path.name}.tmp-"
+    # Left by an earlier attempt that was killed (SIGKILL cannot be cleaned up after); for a
+    # raw shard that can be a hundred GB. Snakemake's lock means no other job writes ``path``.
+    for stale in path.parent.glob(glob.escape(prefix) + "*"):
+        _remove(stale)
     if directory:
         return Path(tempfile.mkdtemp(prefix=prefix, dir=path.parent))
     handle, name = tempfile.mkstemp(prefix=prefix, dir=path.parent)
