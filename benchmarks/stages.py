@@ -130,8 +130,9 @@ def bench_training(rows: int = 20_000, dim: int = 2048) -> list[dict]:
     import torch
 
     from rtpref.learners import TrainingConfig, losses
+    from rtpref.learners.estimators import TIME_NETS
     from rtpref.learners.loop import train
-    from rtpref.learners.networks import RewardNet, TimeNet
+    from rtpref.learners.networks import RewardNet
 
     torch.manual_seed(0)
     config = TrainingConfig()  # the reference hyper-parameters (DESIGN §1.5)
@@ -159,13 +160,17 @@ def bench_training(rows: int = 20_000, dim: int = 2048) -> list[dict]:
             2 * linear_flops_per_row(layer_shapes(dim, config.log_loss_hidden)),
         )
     )
-    time_net = TimeNet(dim, config.hidden, config.dropout, config.batch_norm)
+    # The default (siamese) time network: the item network on both items, then a head on
+    # |phi(x1) - phi(x2)| whose first layer passes its gradient on.
+    time_net = TIME_NETS[config.time_net](dim, config.hidden, config.dropout, config.batch_norm)
+    item_layers = layer_shapes(dim, config.hidden)[:-1]
+    width = config.hidden[-1]
     cases.append(
         (
             "orthogonal stage 1 (time)",
             time_net,
             lambda b: losses.time_mse(time_net(b["x1"], b["x2"]), b["response_time"]),
-            2 * linear_flops_per_row(layer_shapes(2 * dim, config.hidden)),
+            2 * linear_flops_per_row(item_layers) + 6.0 * (width * width + width),
         )
     )
     nuisance_net = reward_net(config.hidden)

@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import polars as pl
 import pytest
+from image_helpers import planned_jobs
 
 from rtpref.summary import METRIC_COLUMNS
 
 pytestmark = pytest.mark.workflow
 
 FIGURES = ["mse", "accuracy", "policy_value", "regret", "ddm_check"]
-
-
-def planned_jobs(dry_run_output: str) -> dict[str, int]:
-    """Job counts per rule from the table Snakemake prints for a dry run."""
-    counts = {}
-    in_table = False
-    for line in dry_run_output.splitlines():
-        if line.startswith("job") and "count" in line:
-            in_table = True
-            continue
-        if in_table:
-            match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-            if match and match.group(1) != "total":
-                counts[match.group(1)] = int(match.group(2))
-            elif line.strip().startswith("total"):
-                break
-    return counts
 
 
 def test_end_to_end_rerun_and_determinism(workflow, tiny_config, tmp_path: Path) -> None:

@@ -1,26 +1,16 @@
 from pathlib import Path
 
+import yaml
 from snakemake.utils import validate
 
+from rtpref.configuration import coerce_to_schema
 from rtpref.learners.config import options_for
 
-
-def coerce_command_line_lists():
-    """`--config sizes=[2000,20000]` arrives as a list of strings; make integers of them."""
-    for key in ("sizes", "seeds"):
-        values = config.get(key)
-        if isinstance(values, list):
-            config[key] = [
-                (
-                    int(value)
-                    if isinstance(value, str) and value.strip().isdigit()
-                    else value
-                )
-                for value in values
-            ]
-
-
-coerce_command_line_lists()
+SCHEMA = yaml.safe_load(
+    (Path(workflow.current_basedir) / "../../config/schema.yaml").read_text()
+)
+# `--config` values arrive as strings; type them by the schema, then validate.
+config.update(coerce_to_schema(config, SCHEMA))
 validate(config, schema="../../config/schema.yaml")
 
 NAME = config["name"]
