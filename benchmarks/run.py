@@ -27,7 +27,7 @@ STAGES = {
 
 
 def print_table(rows: list[dict]) -> None:
-    header = f"{'benchmark':46} {'value':>12} {'unit':10} {'ratio':>9} {'target':>10}  pass"
+    header = f"{'benchmark':56} {'value':>12} {'unit':10} {'ratio':>9} {'target':>10}  pass"
     print(header)
     print("-" * len(header))
     for row in rows:
@@ -35,7 +35,7 @@ def print_table(rows: list[dict]) -> None:
         target = row["target"] or ""
         mark = {True: "yes", False: "NO", None: ""}[row["pass"]]
         print(
-            f"{row['name']:46} {row['value']:>12.4g} {row['unit']:10} {ratio:>9} "
+            f"{row['name']:56} {row['value']:>12.4g} {row['unit']:10} {ratio:>9} "
             f"{target:>10}  {mark}"
         )
 

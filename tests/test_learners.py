@@ -11,7 +11,7 @@ import torch
 from rtpref import ddm
 from rtpref.chunks import Pairs
 from rtpref.learners import TrainingConfig, TrainingDiverged, fit_learner, losses
-from rtpref.learners.networks import RewardNet, SiameseTimeNet, TimeNet
+from rtpref.learners.networks import Dropout, RewardNet, SiameseTimeNet, TimeNet
 from rtpref.metrics import evaluate
 
 
@@ -171,3 +171,29 @@ def test_unknown_algorithm_and_bad_folds() -> None:
         fit_learner("orthogonal_crossfit", pairs, small_config(crossfit_folds=200), seed=0)
     with pytest.raises(ValueError, match="unknown training option"):
         TrainingConfig.from_mapping({"epochz": 3})
+
+
+@pytest.mark.parametrize("p", [0.1, 0.2, 0.5])
+def test_dropout_drops_p_of_the_elements_and_keeps_the_mean(p: float) -> None:
+    layer = Dropout(p).train()
+    ones = torch.ones(400, 1000)
+    torch.manual_seed(0)
+    out = layer(ones)
+    dropped = (out == 0).float().mean().item()
+    # 400,000 Bernoulli(p) draws: standard error <= 0.0008.
+    assert dropped == pytest.approx(p, abs=0.004)
+    kept = torch.isclose(out, torch.tensor(1 / (1 - layer.p)))
+    assert torch.all((out == 0) | kept)
+    assert out.mean().item() == pytest.approx(1.0, abs=0.01)
+    # Masks differ between rows (not one mask repeated) and come from the seed.
+    assert not torch.equal(out[0], out[1])
+    torch.manual_seed(0)
+    assert torch.equal(layer(ones), out)
+
+
+def test_dropout_is_the_identity_in_eval_mode_and_at_zero() -> None:
+    x = torch.randn(8, 5)
+    assert torch.equal(Dropout(0.3).eval()(x), x)
+    assert torch.equal(Dropout(0.0).train()(x), x)
+    with pytest.raises(ValueError, match="dropout probability"):
+        Dropout(1.0)

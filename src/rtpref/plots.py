@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker as ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 from scipy import stats  # noqa: E402
@@ -64,8 +65,15 @@ def plot_metric(summary: pl.DataFrame, metric: str, path: str | Path, title: str
         axis.plot(sizes, means, dashed, color=color, marker=marker, label=algorithm)
         axis.fill_between(sizes, means - halves, means + halves, color=color, alpha=0.15)
     axis.set_xscale("log")
+    # Ticks at the sizes actually run, written out (500, 2,000, ...) rather than as powers of 10.
+    all_sizes = sorted(summary["n"].unique().to_list())
+    axis.set_xticks(all_sizes, [f"{n:,}" for n in all_sizes])
+    axis.xaxis.set_minor_locator(ticker.NullLocator())
     if metric == "mse":
         axis.set_yscale("log")
+        plain = ticker.FuncFormatter(lambda value, _: f"{value:g}")
+        axis.yaxis.set_major_formatter(plain)
+        axis.yaxis.set_minor_formatter(plain)
     axis.set_xlabel("training pairs n")
     axis.set_ylabel(LABELS.get(metric, metric))
     axis.set_title(title or f"{metric}: mean and 95% interval over seeds")

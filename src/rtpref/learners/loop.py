@@ -13,6 +13,9 @@ from rtpref.learners.config import TrainingConfig
 
 log = logging.getLogger(__name__)
 
+# Devices with a fused Adam kernel in torch (elsewhere the default implementation is used).
+FUSED_ADAM_DEVICES = ("cpu", "cuda")
+
 BatchLoss = Callable[[Mapping[str, torch.Tensor]], torch.Tensor]
 
 
@@ -44,8 +47,13 @@ def train(
     device = next(model.parameters()).device
     order_generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
+    # The fused kernel updates every parameter in one pass; torch's default on CPU is a Python
+    # loop of elementwise ops per tensor, which took ~40 % of an epoch of the reference network.
     optimizer = torch.optim.Adam(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        model.parameters(),
+        lr=config.learning_rate,
+        weight_decay=config.weight_decay,
+        fused=device.type in FUSED_ADAM_DEVICES,
     )
     # Batch-norm cannot normalise a batch of one row; such a trailing batch is skipped.
     min_batch = 2 if config.batch_norm else 1
