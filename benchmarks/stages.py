@@ -284,9 +284,18 @@ def _write_chunks(directory: Path, rows: int, dim: int, rows_per_chunk: int = 50
 
 
 _RSS = """
-import json, resource, time
+import json, time
+def _status_mb(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+def start_peak():
+    # Reset the peak (VmHWM) to the current RSS, so the peak measured next is this step's.
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")
+    return _status_mb("VmRSS")
 def peak_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return _status_mb("VmHWM")
 """
 
 
@@ -295,32 +304,40 @@ def bench_loading(rows: int = 100_000, dim: int = 2048) -> list[dict]:
         directory = Path(scratch) / "chunks"
         _write_chunks(directory, rows, dim)
         array_mb = rows * 2 * dim * 4 / 2**20
-        ours = _probe(
+        ours_code = (
             _RSS
             + f"""
 import numpy as np
 from rtpref.chunks import load_pairs
 load_pairs({str(directory)!r}, [0])
-base = peak_mb(); started = time.perf_counter()
+base = start_peak(); started = time.perf_counter()
 pairs = load_pairs({str(directory)!r})
 seconds = time.perf_counter() - started
 print(json.dumps({{"seconds": seconds, "extra_mb": peak_mb() - base}}))
 """
         )
-        reference = _probe(
+        reference_code = (
             _RSS
             + f"""
 import glob
 import numpy as np, pandas as pd
 files = sorted(glob.glob({str(directory)!r} + "/chunk-*.parquet"))
 pd.read_parquet(files[0], columns=["pair_index"])
-base = peak_mb(); started = time.perf_counter()
+base = start_peak(); started = time.perf_counter()
 frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 x1 = np.stack(frame["x1"].to_numpy()); x2 = np.stack(frame["x2"].to_numpy())
 seconds = time.perf_counter() - started
 print(json.dumps({{"seconds": seconds, "extra_mb": peak_mb() - base}}))
 """
         )
+        # Alternate fresh processes and keep each one's best: on a VM the first touch of
+        # memory is costly and a later process reuses what an earlier one touched.
+        ours_runs, reference_runs = [], []
+        for _ in range(2):
+            ours_runs.append(_probe(ours_code))
+            reference_runs.append(_probe(reference_code))
+        ours = min(ours_runs, key=lambda result: result["seconds"])
+        reference = min(reference_runs, key=lambda result: result["seconds"])
     speedup = reference["seconds"] / ours["seconds"]
     memory_ratio = ours["extra_mb"] / array_mb
     return [
@@ -363,7 +380,7 @@ config = TrainingConfig()
 net = RewardNet({dim}, config.log_loss_hidden, config.dropout, config.batch_norm)
 parameters = sum(p.numel() for p in net.parameters())
 del net
-base = peak_mb()
+base = start_peak()
 run_training({str(train_dir)!r}, {str(test_dir)!r}, "log_loss", {rows}, 0,
              {{"log_loss_epochs": 1}}, 1.0)
 print(json.dumps({{"extra_mb": peak_mb() - base, "parameters": parameters}}))

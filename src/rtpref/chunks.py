@@ -24,6 +24,7 @@ LABEL_COLUMNS = ("pair_index", "reward_1", "reward_2", "choice", "response_time"
 CHUNK_COLUMNS = ("pair_index", "x1", "x2", "reward_1", "reward_2", "choice", "response_time")
 FINITE_COLUMNS = ("x1", "x2", "reward_1", "reward_2", "response_time")
 ROW_GROUP_ROWS = 8192
+FEATURE_PAGE_BYTES = 64 << 20
 _CHUNK_GLOB = "chunk-*.parquet"
 
 
@@ -52,19 +53,21 @@ class Pairs:
 
 
 def feature_type(dim: int) -> pa.DataType:
-    return pa.list_(pa.float32(), dim)
+    # Non-nullable items: Parquet then stores no per-value null levels, which makes reading
+    # the features (the bulk of every chunk) markedly faster.
+    return pa.list_(pa.field("item", pa.float32(), nullable=False), dim)
 
 
 def chunk_schema(dim: int) -> pa.Schema:
     return pa.schema(
         [
-            ("pair_index", pa.int64()),
-            ("x1", feature_type(dim)),
-            ("x2", feature_type(dim)),
-            ("reward_1", pa.float64()),
-            ("reward_2", pa.float64()),
-            ("choice", pa.int8()),
-            ("response_time", pa.float64()),
+            pa.field("pair_index", pa.int64(), nullable=False),
+            pa.field("x1", feature_type(dim), nullable=False),
+            pa.field("x2", feature_type(dim), nullable=False),
+            pa.field("reward_1", pa.float64(), nullable=False),
+            pa.field("reward_2", pa.float64(), nullable=False),
+            pa.field("choice", pa.int8(), nullable=False),
+            pa.field("response_time", pa.float64(), nullable=False),
         ]
     )
 
@@ -104,6 +107,9 @@ def check_finite(
 
     ``rows`` are the row numbers of ``values`` in ``source`` when they are not 0, 1, 2, ...
     """
+    # Fast path: min and max are NaN or infinite if any value is, without a boolean temporary.
+    if values.size == 0 or (np.isfinite(values.min()) and np.isfinite(values.max())):
+        return
     finite = np.isfinite(values)
     if finite.ndim > 1:
         finite = finite.all(axis=tuple(range(1, finite.ndim)))
@@ -281,6 +287,8 @@ class ChunkWriter:
             row_group_size=ROW_GROUP_ROWS,
             compression="none",
             use_dictionary=False,
+            # One data page per feature column chunk: fewer page headers and level runs.
+            data_page_size=FEATURE_PAGE_BYTES,
             write_statistics=["pair_index"],
         )
         self.files_written += 1
