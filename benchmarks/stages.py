@@ -240,7 +240,41 @@ def bench_training(rows: int = 20_000, dim: int = 2048) -> list[dict]:
             reference_seconds >= ours,
         )
     )
+    results.append(_matmul_chain_row(config, dim, rows, flops_rate))
     return results
+
+
+def _matmul_chain_row(config, dim: int, rows: int, flops_rate: float) -> dict:
+    """Diagnostic: the log-loss network's Linear + ReLU layers alone, forward and backward,
+    no batch-norm, dropout or optimizer. Its ratio to the floor is the part of the gap that
+    comes from the matmuls themselves (their shapes and the layers between them)."""
+    import torch
+    from torch import nn
+
+    widths = [dim, *config.log_loss_hidden]
+    layers: list[nn.Module] = []
+    for fan_in, fan_out in zip(widths[:-1], widths[1:], strict=True):
+        layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
+    chain = nn.Sequential(*layers, nn.Linear(widths[-1], 1))
+    batch = torch.randn(2 * config.batch_size, dim)  # both items of a batch of pairs
+    steps = rows // config.batch_size
+
+    def epoch() -> None:
+        for _ in range(steps):
+            chain.zero_grad(set_to_none=True)
+            chain(batch).sum().backward()
+
+    epoch()
+    seconds = best_of(epoch, repeats=1)
+    flops = linear_flops_per_row(layer_shapes(dim, config.log_loss_hidden))
+    floor = flops * 2 * config.batch_size * steps / flops_rate
+    return row(
+        "training: log_loss net, Linear+ReLU fwd+bwd only / floor",
+        seconds,
+        "s",
+        seconds / floor,
+        "(diagnostic)",
+    )
 
 
 # --- 3. loading chunks, 6. memory of a training run: measured in fresh processes ------------
