@@ -249,13 +249,10 @@ def _matmul_chain_row(config, dim: int, rows: int, flops_rate: float) -> dict:
     no batch-norm, dropout or optimizer. Its ratio to the floor is the part of the gap that
     comes from the matmuls themselves (their shapes and the layers between them)."""
     import torch
-    from torch import nn
 
-    widths = [dim, *config.log_loss_hidden]
-    layers: list[nn.Module] = []
-    for fan_in, fan_out in zip(widths[:-1], widths[1:], strict=True):
-        layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
-    chain = nn.Sequential(*layers, nn.Linear(widths[-1], 1))
+    from rtpref.learners.networks import mlp
+
+    chain = mlp(dim, config.log_loss_hidden, dropout=0.0, batch_norm=False)
     batch = torch.randn(2 * config.batch_size, dim)  # both items of a batch of pairs
     steps = rows // config.batch_size
 

@@ -21,20 +21,16 @@ def _types(schema: dict[str, Any]) -> set[str]:
 def _convert_string(text: str, kinds: set[str]) -> Any:
     if "string" in kinds:
         return text
-    stripped = text.strip()
-    if "integer" in kinds:
-        try:
-            return int(stripped)
-        except ValueError:
-            pass
-    if "number" in kinds:
-        try:
-            return float(stripped)
-        except ValueError:
-            pass
-    if "boolean" in kinds and stripped.lower() in _BOOLEANS:
-        return _BOOLEANS[stripped.lower()]
-    if "null" in kinds and stripped.lower() in ("null", "none", "~"):
+    word = text.strip()
+    for kind, convert in (("integer", int), ("number", float)):
+        if kind in kinds:
+            try:
+                return convert(word)
+            except ValueError:
+                pass
+    if "boolean" in kinds and word.lower() in _BOOLEANS:
+        return _BOOLEANS[word.lower()]
+    if "null" in kinds and word.lower() in ("null", "none", "~"):
         return None
     return text
 

@@ -6,12 +6,10 @@ from snakemake.utils import validate
 from rtpref.configuration import coerce_to_schema
 from rtpref.learners.config import options_for
 
-SCHEMA = yaml.safe_load(
-    (Path(workflow.current_basedir) / "../../config/schema.yaml").read_text()
-)
+SCHEMA_FILE = Path(workflow.current_basedir) / "../../config/schema.yaml"
 # `--config` values arrive as strings; type them by the schema, then validate.
-config.update(coerce_to_schema(config, SCHEMA))
-validate(config, schema="../../config/schema.yaml")
+config.update(coerce_to_schema(config, yaml.safe_load(SCHEMA_FILE.read_text())))
+validate(config, schema=str(SCHEMA_FILE))
 
 NAME = config["name"]
 SOURCE = config["source"]
