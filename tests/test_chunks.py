@@ -156,3 +156,20 @@ def test_test_size_must_leave_training_rows(tmp_path: Path) -> None:
     labels, features = make_inputs(tmp_path, 1, rows=50)
     with pytest.raises(DataError, match="test_size=50"):
         build(tmp_path, labels, features, "a", test_size=50)
+
+
+def test_load_leaves_arrow_memory_pool_as_it_was(tmp_path: Path) -> None:
+    labels, features = make_inputs(tmp_path, 1)
+    train, _ = build(tmp_path, labels, features, "pool")
+    before = pa.default_memory_pool().backend_name
+    pairs = load_pairs(train)
+    assert len(pairs) == ROWS - 200
+    assert pa.default_memory_pool().backend_name == before
+    # The pool is restored when a read fails, too: garbage over the data pages, footer intact.
+    victim = chunk_files(train)[0]
+    data = bytearray(victim.read_bytes())
+    data[4:2000] = b"\xff" * 1996
+    victim.write_bytes(bytes(data))
+    with pytest.raises(DataError, match="row group 0 unreadable"):
+        load_pairs(train)
+    assert pa.default_memory_pool().backend_name == before

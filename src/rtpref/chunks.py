@@ -7,6 +7,7 @@ A chunk directory holds ``chunk-00000.parquet``, ``chunk-00001.parquet``, ... of
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Iterable, Iterator
@@ -207,26 +208,60 @@ def load_pairs(directory: str | Path, rows: Iterable[int] | None = None) -> Pair
     }
     filled = 0
     file_start = 0
-    for path, file_rows in zip(index.files, index.rows_per_file, strict=True):
-        file_end = file_start + int(file_rows)
-        lo, hi = np.searchsorted(wanted, [file_start, file_end])
-        if hi > lo:
-            filled = _fill_from_file(path, wanted[lo:hi] - file_start, out, filled)
-        file_start = file_end
+    with _page_keeping_pool():
+        for path, file_rows in zip(index.files, index.rows_per_file, strict=True):
+            file_end = file_start + int(file_rows)
+            lo, hi = np.searchsorted(wanted, [file_start, file_end])
+            if hi > lo:
+                filled = _fill_from_file(path, wanted[lo:hi] - file_start, out, filled)
+            file_start = file_end
     return Pairs(**out)
 
 
+@contextlib.contextmanager
+def _page_keeping_pool() -> Iterator[None]:
+    """Decode into arrow's jemalloc pool with page return turned off, where it exists.
+
+    The default pools give freed pages back to the OS at once, so every row group's decode
+    buffers were faulted in afresh (~10 % of a load); kept pages are reused by the next one.
+    """
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except NotImplementedError:  # a pyarrow build without jemalloc
+        yield
+        return
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pool)
+    pa.jemalloc_set_decay_ms(-1)
+    try:
+        yield
+    finally:
+        pa.jemalloc_set_decay_ms(0)  # arrow's default: return freed pages at once
+        pa.set_memory_pool(previous)
+
+
+def _read_row_group(path: Path, metadata: pq.FileMetaData, group: int) -> pa.Table:
+    """One row group, decoded from a memory map of the file that is closed afterwards.
+
+    Reading through a map skips a copy of every page into a read buffer (~40 % of the decode
+    time); a map per row group keeps at most one row group's file pages in the resident set.
+    """
+    try:
+        with pa.memory_map(str(path)) as source:
+            parquet = pq.ParquetFile(source, metadata=metadata)
+            return parquet.read_row_group(group, columns=list(CHUNK_COLUMNS))
+    except (pa.ArrowException, OSError) as error:
+        raise DataError(f"{path}: row group {group} unreadable ({error})") from error
+
+
 def _fill_from_file(path: Path, local_rows: NDArray[np.int64], out: dict, filled: int) -> int:
-    parquet = _open(path)
+    metadata = _open(path).metadata
     group_start = 0
-    for group in range(parquet.num_row_groups):
-        group_rows = parquet.metadata.row_group(group).num_rows
+    for group in range(metadata.num_row_groups):
+        group_rows = metadata.row_group(group).num_rows
         lo, hi = np.searchsorted(local_rows, [group_start, group_start + group_rows])
         if hi > lo:
-            try:
-                table = parquet.read_row_group(group, columns=list(CHUNK_COLUMNS))
-            except (pa.ArrowException, OSError) as error:
-                raise DataError(f"{path}: row group {group} unreadable ({error})") from error
+            table = _read_row_group(path, metadata, group)
             take = local_rows[lo:hi] - group_start
             target = slice(filled, filled + take.size)
             for name in CHUNK_COLUMNS:
@@ -236,6 +271,7 @@ def _fill_from_file(path: Path, local_rows: NDArray[np.int64], out: dict, filled
                 else:
                     values = column.to_numpy()
                 out[name][target] = values if take.size == group_rows else values[take]
+            del table, column, values  # unmaps the row group before the next one is read
             # Checked per file, so that the error names the chunk file and its row.
             for name in FINITE_COLUMNS:
                 check_finite(
