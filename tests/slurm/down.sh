@@ -4,7 +4,9 @@
 # Cancels the jobs still in the cluster, then stops exactly the daemons up.sh started, by the
 # pids it recorded (slurmd, slurmctld, munged; each pid is checked to still be that daemon
 # before it is signalled: TERM, then KILL after a bounded wait), and removes the state and
-# spool directories. Logs and /etc/slurm/*.conf are kept. Safe to run when nothing is up.
+# spool directories, and the /etc/slurm/{slurm,gres}.conf that up.sh wrote (a config naming a
+# stopped controller makes every `scontrol`, and so every snakemake start with the SLURM
+# executor plugin installed, wait ~9 s for it). Logs are kept. Safe to run when nothing is up.
 #
 # Environment: RTPREF_SLURM_STATE_DIR, RTPREF_SLURM_SPOOL_DIR (as for up.sh),
 #   RTPREF_SLURM_STOP_WAIT [20] seconds to wait for jobs to go and for each daemon to exit.
@@ -96,4 +98,10 @@ stop slurmctld
 stop munged
 
 rm -rf "$STATE_DIR" "$SPOOL_DIR"
-say "cluster down in ${SECONDS}s; removed $STATE_DIR and $SPOOL_DIR"
+# Only configs whose first line is up.sh's marker; a real installation's are left alone.
+for conf in /etc/slurm/slurm.conf /etc/slurm/gres.conf; do
+    if [[ -f "$conf" && "$(head -n 1 "$conf")" == "# Written by rtpref tests/slurm/up.sh "* ]]; then
+        rm -f "$conf"
+    fi
+done
+say "cluster down in ${SECONDS}s; removed $STATE_DIR, $SPOOL_DIR and the test cluster's configs"
