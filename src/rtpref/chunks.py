@@ -156,8 +156,12 @@ def _check_schema(path: Path, schema: pa.Schema, dim: int | None) -> int:
 @dataclasses.dataclass(frozen=True)
 class ChunkIndex:
     files: list[Path]
-    rows_per_file: NDArray[np.int64]
+    footers: list[pq.FileMetaData]
     dim: int
+
+    @property
+    def rows_per_file(self) -> NDArray[np.int64]:
+        return np.asarray([footer.num_rows for footer in self.footers], dtype=np.int64)
 
     @property
     def num_rows(self) -> int:
@@ -167,13 +171,13 @@ class ChunkIndex:
 def index_chunks(directory: str | Path) -> ChunkIndex:
     """Row counts and feature width of a chunk directory, from Parquet footers only."""
     files = chunk_files(directory)
-    counts = []
+    footers = []
     dim = None
     for path in files:
         parquet = _open(path)
         dim = _check_schema(path, parquet.schema_arrow, dim)
-        counts.append(parquet.metadata.num_rows)
-    return ChunkIndex(files, np.asarray(counts, dtype=np.int64), int(dim))
+        footers.append(parquet.metadata)
+    return ChunkIndex(files, footers, int(dim))
 
 
 def count_rows(directory: str | Path) -> int:
@@ -209,11 +213,11 @@ def load_pairs(directory: str | Path, rows: Iterable[int] | None = None) -> Pair
     filled = 0
     file_start = 0
     with _page_keeping_pool():
-        for path, file_rows in zip(index.files, index.rows_per_file, strict=True):
-            file_end = file_start + int(file_rows)
+        for path, footer in zip(index.files, index.footers, strict=True):
+            file_end = file_start + footer.num_rows
             lo, hi = np.searchsorted(wanted, [file_start, file_end])
             if hi > lo:
-                filled = _fill_from_file(path, wanted[lo:hi] - file_start, out, filled)
+                filled = _fill_from_file(path, footer, wanted[lo:hi] - file_start, out, filled)
             file_start = file_end
     return Pairs(**out)
 
@@ -254,8 +258,9 @@ def _read_row_group(path: Path, metadata: pq.FileMetaData, group: int) -> pa.Tab
         raise DataError(f"{path}: row group {group} unreadable ({error})") from error
 
 
-def _fill_from_file(path: Path, local_rows: NDArray[np.int64], out: dict, filled: int) -> int:
-    metadata = _open(path).metadata
+def _fill_from_file(
+    path: Path, metadata: pq.FileMetaData, local_rows: NDArray[np.int64], out: dict, filled: int
+) -> int:
     group_start = 0
     for group in range(metadata.num_row_groups):
         group_rows = metadata.row_group(group).num_rows
