@@ -280,6 +280,7 @@ def bench_training(rows: int = 20_000, dim: int = 2048) -> list[dict]:
         )
     )
     results.append(_matmul_chain_row(config, dim, rows, floor))
+    results.append(_plain_training_row(config, tensors, floor))
     rate = float(np.median(floor.rates))
     return [
         row("training: torch.mm float32 sustained rate (floor)", rate / 1e9, "GFLOP/s")
@@ -331,6 +332,36 @@ def _matmul_chain_row(config, dim: int, rows: int, floor: MatmulFloor) -> dict:
     ratio, seconds = floor.ratio(epoch, flops * 2 * config.batch_size * steps, repeats=1)
     return row(
         "training: log_loss net, Linear+ReLU fwd+bwd only / floor",
+        seconds,
+        "s",
+        ratio,
+        "(diagnostic)",
+    )
+
+
+def _plain_training_row(config, tensors: dict, floor: MatmulFloor) -> dict:
+    """Diagnostic: a whole log-loss epoch (our loop, fused Adam) of the same net without
+    batch-norm and dropout. Between it and the Linear+ReLU chain row lies the optimizer and
+    the loop; above it, what batch-norm and dropout cost."""
+    import dataclasses
+
+    from rtpref.learners import losses
+    from rtpref.learners.loop import train
+    from rtpref.learners.networks import RewardNet
+
+    plain = dataclasses.replace(config, dropout=0.0, batch_norm=False)
+    dim = tensors["x1"].shape[1]
+    net = RewardNet(dim, plain.log_loss_hidden, plain.dropout, plain.batch_norm)
+
+    def loss(batch):
+        return losses.log_loss(net.pair_diff(batch["x1"], batch["x2"]), batch["choice"])
+
+    train(net, loss, {key: value[:2048] for key, value in tensors.items()}, 1, plain, 0, "plain")
+    rows = tensors["x1"].shape[0]
+    flops = 2 * linear_flops_per_row(layer_shapes(dim, plain.log_loss_hidden)) * rows
+    ratio, seconds = floor.ratio(lambda: train(net, loss, tensors, 1, plain, 0, "plain"), flops, 1)
+    return row(
+        "training: log_loss net, no BN/dropout, whole epoch / floor",
         seconds,
         "s",
         ratio,
