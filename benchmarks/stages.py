@@ -167,7 +167,6 @@ def bench_training(rows: int = 20_000, dim: int = 2048) -> list[dict]:
 
     from rtpref.learners import TrainingConfig, losses
     from rtpref.learners.estimators import TIME_NETS
-    from rtpref.learners.loop import train
     from rtpref.learners.networks import RewardNet
 
     torch.manual_seed(0)
@@ -186,16 +185,8 @@ def bench_training(rows: int = 20_000, dim: int = 2048) -> list[dict]:
     def reward_net(hidden):
         return RewardNet(dim, hidden, config.dropout, config.batch_norm)
 
-    cases = []
-    log_net = reward_net(config.log_loss_hidden)
-    cases.append(
-        (
-            "log_loss",
-            log_net,
-            lambda b: losses.log_loss(log_net.pair_diff(b["x1"], b["x2"]), b["choice"]),
-            2 * linear_flops_per_row(layer_shapes(dim, config.log_loss_hidden)),
-        )
-    )
+    log_net, log_loss, log_flops = _log_loss_case(config, dim)
+    cases = [("log_loss", log_net, log_loss, log_flops)]
     # The default (siamese) time network: the item network on both items, then a head on
     # |phi(x1) - phi(x2)| whose first layer passes its gradient on.
     time_net = TIME_NETS[config.time_net](dim, config.hidden, config.dropout, config.batch_norm)
@@ -233,15 +224,10 @@ def bench_training(rows: int = 20_000, dim: int = 2048) -> list[dict]:
             2 * linear_flops_per_row(layer_shapes(dim, config.hidden)),
         )
     )
-    warm_up = {key: value[:2048] for key, value in tensors.items()}
     profiles = []
     epoch_seconds = {}
     for name, net, loss, flops_per_pair in cases:
-        train(net, loss, warm_up, 1, config, 0, name)  # allocator, kernels, Adam state
-
-        def epoch() -> None:
-            train(net, loss, tensors, 1, config, 0, name)  # noqa: B023 (called in this pass)
-
+        epoch = _epoch_runner(net, loss, tensors, config, name)
         ratio, seconds = floor.ratio(epoch, flops_per_pair * rows, repeats=2)
         epoch_seconds[name] = seconds
         results.append(
@@ -285,6 +271,28 @@ def bench_training(rows: int = 20_000, dim: int = 2048) -> list[dict]:
     return [
         row("training: torch.mm float32 sustained rate (floor)", rate / 1e9, "GFLOP/s")
     ] + results
+
+
+def _log_loss_case(config, dim: int):
+    """The log-loss reward network for ``config``, its batch loss, and its matmul FLOPs per pair."""
+    from rtpref.learners import losses
+    from rtpref.learners.networks import RewardNet
+
+    net = RewardNet(dim, config.log_loss_hidden, config.dropout, config.batch_norm)
+
+    def loss(batch):
+        return losses.log_loss(net.pair_diff(batch["x1"], batch["x2"]), batch["choice"])
+
+    return net, loss, 2 * linear_flops_per_row(layer_shapes(dim, config.log_loss_hidden))
+
+
+def _epoch_runner(net, loss, tensors: dict, config, name: str) -> Callable[[], None]:
+    """One epoch of our training loop over ``tensors``, after a short warm-up epoch (allocator,
+    kernels, Adam state) so that the timed epochs see none of it."""
+    from rtpref.learners.loop import train
+
+    train(net, loss, {key: value[:2048] for key, value in tensors.items()}, 1, config, 0, name)
+    return lambda: train(net, loss, tensors, 1, config, 0, name)
 
 
 MATMUL_OPS = ("aten::mm", "aten::addmm")
@@ -345,21 +353,11 @@ def _plain_training_row(config, tensors: dict, floor: MatmulFloor) -> dict:
     the loop; above it, what batch-norm and dropout cost."""
     import dataclasses
 
-    from rtpref.learners import losses
-    from rtpref.learners.loop import train
-    from rtpref.learners.networks import RewardNet
-
     plain = dataclasses.replace(config, dropout=0.0, batch_norm=False)
-    dim = tensors["x1"].shape[1]
-    net = RewardNet(dim, plain.log_loss_hidden, plain.dropout, plain.batch_norm)
-
-    def loss(batch):
-        return losses.log_loss(net.pair_diff(batch["x1"], batch["x2"]), batch["choice"])
-
-    train(net, loss, {key: value[:2048] for key, value in tensors.items()}, 1, plain, 0, "plain")
-    rows = tensors["x1"].shape[0]
-    flops = 2 * linear_flops_per_row(layer_shapes(dim, plain.log_loss_hidden)) * rows
-    ratio, seconds = floor.ratio(lambda: train(net, loss, tensors, 1, plain, 0, "plain"), flops, 1)
+    rows, dim = tensors["x1"].shape
+    net, loss, flops_per_pair = _log_loss_case(plain, dim)
+    epoch = _epoch_runner(net, loss, tensors, plain, "plain")
+    ratio, seconds = floor.ratio(epoch, flops_per_pair * rows, repeats=1)
     return row(
         "training: log_loss net, no BN/dropout, whole epoch / floor",
         seconds,
