@@ -1,0 +1,1 @@
+"""The annotation page: collect choices and response times from people (``rtpref annotate``)."""
