@@ -36,6 +36,9 @@ def _listening_socket(host: str, port: int) -> socket.socket:
         sock.close()
         raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}; "
                                    f"choose another --port") from error
+    # Listening before the address is printed: a browser that connects at once waits in the
+    # backlog until the server accepts, instead of being refused.
+    sock.listen(128)
     return sock
 
 

@@ -95,7 +95,7 @@ function fill(side, content) {
   slot.querySelector(".caption").textContent = content.caption;
 }
 
-async function nextPair() {
+async function nextPair(notice = "") {
   state.pair = null;
   state.shownAt = null;
   document.body.dataset.state = "loading";
@@ -123,7 +123,7 @@ async function nextPair() {
   $("#pair").dataset.token = data.token;
   $("#pair").classList.remove("waiting");
   state.hidden = document.visibilityState === "hidden";
-  message("");
+  message(notice);
   requestAnimationFrame(() => {
     state.shownAt = performance.now();
     state.pair = data;
@@ -142,12 +142,15 @@ async function choose(side, input) {
     page_hidden: state.hidden, input,
   });
   if (status === 404 && /session/.test(data.detail || "")) { await restartSession(); return; }
-  if (status === 409) {
-    message("That pair was already answered in another tab; here is the next one.");
+  let notice = "";
+  if (status === 200) {
+    state.restarts = 0;
+  } else if (status === 409) {
+    notice = "That pair was already answered in another tab; here is the next one.";
   } else if (status !== 200) {
-    message(`Your answer was not saved: ${data.detail || status}`);
+    notice = `Your answer was not saved: ${data.detail || status}`;
   }
-  await nextPair();
+  await nextPair(notice);
 }
 
 document.addEventListener("keydown", (event) => {
