@@ -20,11 +20,9 @@ from rtpref.cli import main
 
 
 def make_client(tmp_path: Path, plan=None, break_seconds: float = 60.0) -> TestClient:
-    items = load_items(tmp_path / "items.parquet") if (tmp_path / "items.parquet").exists() \
-        else None
-    if items is None:
+    if not (tmp_path / "items.parquet").exists():
         write_image_items(tmp_path / "items.parquet")
-        items = load_items(tmp_path / "items.parquet")
+    items = load_items(tmp_path / "items.parquet")
     plan = plan or random_pairs(items.ids, 5, seed=0)
     annotation = Annotation(items, plan, AnswerStore(tmp_path / "answers.parquet"), 0,
                             break_seconds)
@@ -42,6 +40,13 @@ def answer(client: TestClient, session: str, token: str, side: str = "left",
     body = {"session": session, "token": token, "side": side, "response_time_ms": 512.5,
             "page_hidden": False, "input": "click", **overrides}
     return client.post("/api/answer", json=body)
+
+
+def answer_next(client: TestClient, session: str, count: int = 1) -> None:
+    """Answer the next ``count`` pairs (left side)."""
+    for _ in range(count):
+        token = client.post("/api/next", json={"session": session}).json()["token"]
+        assert answer(client, session, token).status_code == 200
 
 
 def read_answers(tmp_path: Path) -> list[dict]:
@@ -163,9 +168,7 @@ def test_a_token_is_bound_to_its_annotator(tmp_path):
 def test_resume_continues_with_unanswered_pairs_and_flags_the_break(tmp_path):
     client = make_client(tmp_path)
     session = start(client)
-    for _ in range(2):
-        token = client.post("/api/next", json={"session": session}).json()["token"]
-        assert answer(client, session, token).status_code == 200
+    answer_next(client, session, 2)
     on_screen = client.post("/api/next", json={"session": session}).json()
     # A new server on the same output: what a restart after a kill sees.
     client = make_client(tmp_path)
@@ -184,17 +187,13 @@ def test_resume_continues_with_unanswered_pairs_and_flags_the_break(tmp_path):
 def test_a_long_pause_flags_the_next_answer(tmp_path):
     client = make_client(tmp_path, break_seconds=1e-6)
     session = start(client)
-    for _ in range(2):
-        token = client.post("/api/next", json={"session": session}).json()["token"]
-        assert answer(client, session, token).status_code == 200
+    answer_next(client, session, 2)
     assert [row["after_break"] for row in read_answers(tmp_path)] == [False, True]
 
 
 def test_a_torn_journal_line_is_dropped_and_complete_lines_kept(tmp_path):
     client = make_client(tmp_path)
-    session = start(client)
-    token = client.post("/api/next", json={"session": session}).json()["token"]
-    answer(client, session, token)
+    answer_next(client, start(client))
     journal = journal_path(tmp_path / "answers.parquet")
     complete = journal.read_text()
     journal.write_text(complete + complete[: len(complete) // 2])  # killed mid-write
@@ -212,9 +211,7 @@ def test_a_corrupt_journal_line_stops_with_its_number(tmp_path):
 
 def test_answers_from_another_plan_are_refused(tmp_path):
     client = make_client(tmp_path)
-    session = start(client)
-    token = client.post("/api/next", json={"session": session}).json()["token"]
-    answer(client, session, token)
+    answer_next(client, start(client))
     items = load_items(tmp_path / "items.parquet")
     with pytest.raises(ValueError, match="is not pair .* of this plan"):
         Annotation(items, random_pairs(items.ids, 5, seed=1),

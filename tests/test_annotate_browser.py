@@ -16,6 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from annotate_helpers import SCRIPT_CAPTION, write_image_items, write_pairs
@@ -278,3 +279,48 @@ def take_screenshot(browser, server: Server) -> None:
         shown = wait_for_pair(browser, shown["token"])
     SCREENSHOT.parent.mkdir(exist_ok=True)
     browser.save_screenshot(str(SCREENSHOT))
+
+
+def test_texts_and_shapes_are_drawn_as_text_and_svg(browser, tmp_path):
+    injection = "<script>window.__rtpref_injected = 3</script><b>bold?</b>"
+    pq.write_table(pa.table({
+        "item_id": ["t1", "t2"],
+        "prompt": ["Which answer is kinder?"] * 2,
+        "text": [injection, "A plain answer."],
+    }), tmp_path / "texts.parquet")
+    pq.write_table(pa.table({
+        "item_id": ["s1", "s2"],
+        "points": [[[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]], [[0.0, 0.0], [0.0, 2.0], [1.0, 3.0]]],
+    }), tmp_path / "shapes.parquet")
+    write_pairs(tmp_path / "pairs.parquet", [("t1", "t2")])
+    write_pairs(tmp_path / "shape_pairs.parquet", [("s1", "s2")])
+    read = ("const done = arguments[0]; (function poll() {"
+            " if (document.body.dataset.state !== 'shown') { requestAnimationFrame(poll); return; }"
+            " done({prompt: document.querySelector('#prompt').textContent,"
+            " texts: [...document.querySelectorAll('.item .text')].map((e) => e.textContent),"
+            " bold: document.querySelectorAll('.item b').length,"
+            " lines: [...document.querySelectorAll('.item svg polyline')]"
+            ".map((e) => e.getAttribute('points')),"
+            " injected: window.__rtpref_injected ?? null}); })();")
+    for items, pairs in (("texts", "pairs"), ("shapes", "shape_pairs")):
+        server = Server("--items", str(tmp_path / f"{items}.parquet"), "--pairs",
+                        str(tmp_path / f"{pairs}.parquet"), "--out",
+                        str(tmp_path / f"{items}-answers.parquet"))
+        try:
+            browser.get(server.url + "?annotator=dana")
+            shown = browser.execute_async_script(read)
+            browser.find_element("css selector", "#left").click()
+            browser.execute_async_script(
+                "const done = arguments[0]; (function poll() {"
+                " document.body.dataset.state === 'done' ? done() : requestAnimationFrame(poll);"
+                "})();")
+        finally:
+            server.stop()
+        assert shown["injected"] is None and shown["bold"] == 0
+        if items == "texts":
+            assert shown["prompt"] == "Which answer is kinder?"
+            assert sorted(shown["texts"]) == sorted([injection, "A plain answer."])
+        else:
+            assert len(shown["lines"]) == 2 and all(len(line.split()) == 3
+                                                    for line in shown["lines"])
+        assert len(pq.read_table(tmp_path / f"{items}-answers.parquet")) == 1

@@ -32,6 +32,8 @@ from .storage import AnswerStore, now_iso
 
 STATIC = Path(__file__).with_name("static")
 MAX_BODY_BYTES = 4096
+# Pairs handed out and not answered (reloads, closed tabs); the oldest are forgotten beyond this.
+MAX_PENDING_TOKENS = 10_000
 ANNOTATOR_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
 # No inline script or style, no other origin: even a caption that slipped into the page as
 # markup could not run code.
@@ -144,6 +146,8 @@ class Annotation:
             return {"done": True, **progress}
         position = remaining[0]
         token = secrets.token_urlsafe(16)
+        if len(self.shown) >= MAX_PENDING_TOKENS:
+            del self.shown[next(iter(self.shown))]
         self.shown[token] = Shown(session.session_id, session.annotator, position, now_iso())
         item_1, item_2 = (self.index[item_id] for item_id in self.plan[position])
         left, right = (item_1, item_2) if item_1_on_left[position] else (item_2, item_1)
