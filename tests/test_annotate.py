@@ -12,6 +12,7 @@ from annotate_helpers import SCRIPT_CAPTION, write_image_items, write_pairs
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
+from rtpref.annotate.command import prepare
 from rtpref.annotate.items import ItemsError, load_items
 from rtpref.annotate.pairs import most_uncertain_pairs, pairs_from_file, random_pairs
 from rtpref.annotate.server import Annotation, create_app
@@ -315,3 +316,29 @@ def test_the_command_refuses_bad_input_with_a_message(tmp_path):
     result = runner.invoke(main, ["annotate", "--items", str(tmp_path / "items.parquet"),
                                   "--out", str(tmp_path / "a.txt")])
     assert result.exit_code == 2 and "ending in .parquet" in result.output
+
+
+def test_active_pairs_come_from_the_saved_reward_model(tmp_path, monkeypatch):
+    import rtpref
+
+    write_image_items(tmp_path / "items.parquet")
+    items = load_items(tmp_path / "items.parquet")
+    features = np.arange(len(items) * 2, dtype=np.float32).reshape(len(items), 2) ** 2
+    pq.write_table(pa.table({"item_id": items.ids, "x": features.tolist()}),
+                   tmp_path / "features.parquet")
+    (tmp_path / "model").mkdir()
+    loaded = []
+
+    class FakeRewardModel:
+        @classmethod
+        def from_pretrained(cls, directory):
+            loaded.append(Path(directory))
+            return LinearModel(np.array([1.0, 0.0], dtype=np.float32))
+
+    monkeypatch.setattr(rtpref, "RewardModel", FakeRewardModel, raising=False)
+    annotation = prepare(tmp_path / "items.parquet", tmp_path / "answers.parquet",
+                         active_count=3, model_dir=tmp_path / "model",
+                         features_path=tmp_path / "features.parquet")
+    assert loaded == [tmp_path / "model"]
+    expected = most_uncertain_pairs(items.ids, features, LinearModel(np.array([1.0, 0.0])), 3, 0)
+    assert annotation.plan == expected

@@ -5,8 +5,12 @@ from __future__ import annotations
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from .server import Annotation
 
 HELP = """Collect choices and response times from a person in a web browser.
 
@@ -74,6 +78,30 @@ def _listening_socket(host: str, port: int) -> socket.socket:
 def annotate(items_path: Path, out: Path, pairs_path: Path | None, random_count: int | None,
              active_count: int | None, model_dir: Path | None, features_path: Path | None,
              seed: int, break_seconds: float, host: str, port: int) -> None:
+    annotation = prepare(items_path, out, pairs_path, random_count, active_count, model_dir,
+                         features_path, seed, break_seconds)
+
+    import uvicorn
+
+    from .server import create_app
+
+    sock = _listening_socket(host, port)
+    shown_host = f"[{host}]" if ":" in host else host
+    click.echo(f"rtpref annotate: {len(annotation.plan)} pairs of {len(annotation.items)} "
+               f"{annotation.items.kind} items, {len(annotation.store.records)} answers so far "
+               f"in {out}")
+    click.echo(f"rtpref annotate: open http://{shown_host}:{sock.getsockname()[1]}/ "
+               f"(Ctrl-C to stop)")
+    sys.stdout.flush()
+    config = uvicorn.Config(create_app(annotation), log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def prepare(items_path: Path, out: Path, pairs_path: Path | None = None,
+            random_count: int | None = None, active_count: int | None = None,
+            model_dir: Path | None = None, features_path: Path | None = None, seed: int = 0,
+            break_seconds: float = 60.0) -> Annotation:
+    """Check the options, load the items, plan the pairs and open the answers file."""
     from .items import ItemsError, load_items
     from .pairs import (
         load_features,
@@ -82,7 +110,7 @@ def annotate(items_path: Path, out: Path, pairs_path: Path | None, random_count:
         pairs_from_file,
         random_pairs,
     )
-    from .server import Annotation, create_app
+    from .server import Annotation
     from .storage import AnswerStore, JournalError
 
     chosen = [name for name, value in (("--pairs", pairs_path), ("--random", random_count),
@@ -105,18 +133,6 @@ def annotate(items_path: Path, out: Path, pairs_path: Path | None, random_count:
         else:
             all_pairs = len(items) * (len(items) - 1) // 2
             plan = random_pairs(items.ids, random_count or min(100, all_pairs), seed)
-        annotation = Annotation(items, plan, AnswerStore(out), seed, break_seconds)
+        return Annotation(items, plan, AnswerStore(out), seed, break_seconds)
     except (ItemsError, JournalError, ValueError) as error:
         raise click.ClickException(str(error)) from error
-
-    import uvicorn
-
-    sock = _listening_socket(host, port)
-    shown_host = f"[{host}]" if ":" in host else host
-    click.echo(f"rtpref annotate: {len(plan)} pairs of {len(items)} {items.kind} items, "
-               f"{len(annotation.store.records)} answers so far in {out}")
-    click.echo(f"rtpref annotate: open http://{shown_host}:{sock.getsockname()[1]}/ "
-               f"(Ctrl-C to stop)")
-    sys.stdout.flush()
-    config = uvicorn.Config(create_app(annotation), log_level="warning", access_log=False)
-    uvicorn.Server(config).run(sockets=[sock])

@@ -138,31 +138,18 @@ def load_features(path: str | Path, ids: Sequence[str], column: str = "x") -> np
     return features
 
 
-class _TorchModelAdapter:
-    """Calls a torch reward model on numpy features without gradients."""
-
-    def __init__(self, model: object) -> None:
-        self.model = model
-
-    def predict_diff(self, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
-        import torch
-
-        with torch.no_grad():
-            diff = self.model.predict_diff(torch.from_numpy(x1), torch.from_numpy(x2))
-        if isinstance(diff, torch.Tensor):
-            diff = diff.detach().cpu().numpy()
-        return np.asarray(diff)
-
-
 def load_reward_model(directory: str | Path) -> PreferenceModel:
-    """A saved reward model (``rtpref.RewardModel.from_pretrained``), imported only when used."""
+    """A saved reward model (``rtpref.RewardModel.from_pretrained``), imported only when used.
+
+    Its ``predict_diff`` takes and returns numpy arrays, which is all active selection needs.
+    """
     import rtpref
 
     try:
         reward_model = rtpref.RewardModel  # type: ignore[attr-defined]
     except AttributeError as error:
         raise ItemsError("--model needs rtpref.RewardModel, which this install lacks") from error
-    return _TorchModelAdapter(reward_model.from_pretrained(str(directory)))
+    return reward_model.from_pretrained(directory)
 
 
 def annotator_rng(seed: int, annotator: str) -> np.random.Generator:
