@@ -342,3 +342,14 @@ def test_active_pairs_come_from_the_saved_reward_model(tmp_path, monkeypatch):
     assert loaded == [tmp_path / "model"]
     expected = most_uncertain_pairs(items.ids, features, LinearModel(np.array([1.0, 0.0])), 3, 0)
     assert annotation.plan == expected
+
+
+def test_a_foreign_host_name_is_refused_when_local(tmp_path):
+    write_image_items(tmp_path / "items.parquet")
+    items = load_items(tmp_path / "items.parquet")
+    annotation = Annotation(items, random_pairs(items.ids, 3, seed=0),
+                            AnswerStore(tmp_path / "answers.parquet"), 0, 60.0)
+    app = create_app(annotation, ("127.0.0.1", "localhost"))
+    assert TestClient(app, base_url="http://127.0.0.1:8765").get("/").status_code == 200
+    rebound = TestClient(app, base_url="http://attacker.example:8765")
+    assert rebound.post("/api/session", json={"annotator": "eve"}).status_code == 400

@@ -93,7 +93,9 @@ def annotate(items_path: Path, out: Path, pairs_path: Path | None, random_count:
     click.echo(f"rtpref annotate: open http://{shown_host}:{sock.getsockname()[1]}/ "
                f"(Ctrl-C to stop)")
     sys.stdout.flush()
-    config = uvicorn.Config(create_app(annotation), log_level="warning", access_log=False)
+    local = host in ("127.0.0.1", "localhost")
+    app = create_app(annotation, ("127.0.0.1", "localhost") if local else ("*",))
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
 
 

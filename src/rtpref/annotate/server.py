@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -216,8 +218,12 @@ async def _read_body(request: Request, model: type[_Body]) -> _Body | JSONRespon
                             status_code=422)
 
 
-def create_app(annotation: Annotation) -> Starlette:
-    """The ASGI app serving ``annotation``."""
+def create_app(annotation: Annotation, allowed_hosts: Sequence[str] = ("*",)) -> Starlette:
+    """The ASGI app serving ``annotation`` to requests whose Host header is in ``allowed_hosts``.
+
+    Listening on 127.0.0.1, pass ("127.0.0.1", "localhost"): a web page elsewhere that points
+    its own host name at 127.0.0.1 (DNS rebinding) is then refused.
+    """
 
     async def page(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
@@ -265,7 +271,8 @@ def create_app(annotation: Annotation) -> Starlette:
         Route("/api/answer", answer, methods=["POST"]),
         Route("/api/image/{index:int}", image),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
-    ], middleware=[Middleware(SecurityHeaders)])
+    ], middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)),
+                   Middleware(SecurityHeaders)])
 
 
 class SecurityHeaders:
