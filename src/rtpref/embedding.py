@@ -9,6 +9,8 @@ their blocking from the shapes, and rows of a batch never mix in a CLIP forward 
 
 Decoding and preprocessing of batch k+1.. runs in a thread pool while the model encodes batch k
 (PIL and torch release the GIL), so throughput approaches min(decode rate, model rate).
+:func:`run_model_job` is what a score or embed job runs: load the model on a leased device and
+encode one shard.
 """
 
 from __future__ import annotations
