@@ -173,7 +173,7 @@ def save_tiny_open_clip(directory: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# A small local dataset in the full Pick-a-Pic schema (DESIGN §2.6).
+# A small local dataset in the full Pick-a-Pic schema (the hub's columns, not only ours).
 
 PICKAPIC_SCHEMA = pa.schema(
     [

@@ -10,14 +10,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from rtpref.chunks import (
-    DataError,
     chunk_files,
-    count_rows,
     features_to_arrow,
     features_to_numpy,
+    index_chunks,
     load_pairs,
-    write_split_chunks,
 )
+from rtpref.data import DataError
+from rtpref.split import write_split_chunks
 
 ROWS, DIM = 1000, 6
 
@@ -56,7 +56,7 @@ def build(tmp_path: Path, labels: Path, features: list[Path], tag: str, test_siz
 def test_round_trip_and_split(tmp_path: Path) -> None:
     labels, features = make_inputs(tmp_path, 2)
     train, test = build(tmp_path, labels, features, "a")
-    assert count_rows(train) == ROWS - 200 and count_rows(test) == 200
+    assert index_chunks(train).num_rows == ROWS - 200 and index_chunks(test).num_rows == 200
     assert [pq.ParquetFile(f).metadata.num_rows for f in chunk_files(train)] == [300, 300, 200]
     both = [load_pairs(train), load_pairs(test)]
     ids = np.concatenate([pairs.pair_index for pairs in both])

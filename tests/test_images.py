@@ -11,7 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 from image_helpers import TINY_DEMO_MODEL, planned_jobs, tiny_demo_config, without_slurm_probe
 
-from rtpref.chunks import DataError, features_to_numpy, write_split_chunks
+from rtpref.chunks import features_to_numpy
+from rtpref.data import DataError
 from rtpref.embedding import BatchSettings, encode_shard, features_table
 from rtpref.models import (
     DEMO_CONFIG_NAME,
@@ -21,7 +22,9 @@ from rtpref.models import (
     save_demo_clip,
 )
 from rtpref.scoring import rewards_table
-from rtpref.sources.demo import RAW_SCHEMA, DemoConfig, make_pair, shard_bounds, write_demo_shards
+from rtpref.sources.demo import DemoConfig, make_pair, write_demo_shards
+from rtpref.sources.raw import RAW_SCHEMA, shard_bounds
+from rtpref.split import write_split_chunks
 
 DEMO = DemoConfig(n_pairs=50, seed=1, image_size=32)
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rtpref import ddm
-from rtpref.chunks import Pairs
+from rtpref.data import Pairs
 from rtpref.learners import TrainingConfig, TrainingDiverged, fit_learner, losses
 from rtpref.learners.networks import Dropout, RewardNet, SiameseTimeNet, TimeNet
 from rtpref.metrics import evaluate

@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from rtpref.chunks import DataError
+from rtpref.data import DataError
 from rtpref.enhance import SignCheckError, check_choice_sign, simulate_labels
 from rtpref.metrics import evaluate
 from rtpref.sources.synthetic import SyntheticConfig, make_pairs

@@ -21,8 +21,9 @@ from image_helpers import (
     without_slurm_probe,
 )
 
-from rtpref.chunks import DataError
-from rtpref.models import ModelUnavailable, load_open_clip, load_pickscore
+from rtpref.data import DataError
+from rtpref.hub import HubResourceUnavailable
+from rtpref.models import load_open_clip, load_pickscore
 from rtpref.sources.pickapic import (
     PickapicConfig,
     local_parquet_files,
@@ -144,7 +145,7 @@ def test_raw_names_the_file_of_a_missing_column(assets: dict[str, Path], tmp_pat
 
 def _fails_fast(call, *needles: str) -> None:
     started = time.perf_counter()
-    with pytest.raises(ModelUnavailable) as error:
+    with pytest.raises(HubResourceUnavailable) as error:
         call()
     assert time.perf_counter() - started < 20
     for needle in needles:
@@ -248,7 +249,7 @@ def test_offline_raw_fails_fast_with_one_clear_line(
     )
     assert result.returncode != 0
     assert time.perf_counter() - started < 60
-    assert "rtpref: rule raw failed: ModelUnavailable" in result.stderr
+    assert "rtpref: rule raw failed: HubResourceUnavailable" in result.stderr
     assert "pickapic.local_path" in result.stderr
     assert "Traceback" not in result.stderr
 

@@ -22,7 +22,8 @@ import pytest
 from conftest import TINY_SYNTHETIC, Workflow
 from image_helpers import pickapic_rows, save_pickapic_parquet, tiny_demo_config
 
-from rtpref.chunks import DataError, chunk_files, features_to_arrow, features_to_numpy
+from rtpref.chunks import chunk_files, features_to_arrow, features_to_numpy
+from rtpref.data import DataError
 from rtpref.learners import TrainingDiverged
 from rtpref.run import run_training
 from rtpref.sources.pickapic import PickapicConfig, open_stream, write_raw_shards

@@ -47,7 +47,7 @@ from rtpref.models import (
     load_open_clip,
     load_pickscore,
 )
-from rtpref.summary import METRIC_COLUMNS
+from rtpref.names import METRICS
 
 TIMEOUT = 300  # seconds for any one Snakemake command: a guard against hangs, not a threshold
 NAME = "kills"
@@ -95,7 +95,7 @@ def check_outputs_complete(root: Path) -> int:
     checked = 0
     for path in results.rglob("metrics.json"):
         metrics = json.loads(path.read_text())
-        assert all(math.isfinite(metrics[name]) for name in METRIC_COLUMNS), path
+        assert all(math.isfinite(metrics[name]) for name in METRICS), path
         checked += 1
     expected_rows = {
         "features.parquet": CONFIG["synthetic"]["n_pairs"],
@@ -450,7 +450,7 @@ def test_score_and_embed_without_hub_or_cache_say_what_to_provide(
         rule: [
             line
             for line in result.stderr.splitlines()
-            if line.startswith(f"rtpref: rule {rule} failed: ModelUnavailable: ")
+            if line.startswith(f"rtpref: rule {rule} failed: HubResourceUnavailable: ")
         ]
         for rule in ("score", "embed")
     }

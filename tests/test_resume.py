@@ -1,7 +1,7 @@
 """Resume: a local run killed during training is finished by running the same command again.
 
-DESIGN §2.7: "A killed run is resumed by running the same command (`--rerun-incomplete` where
-Snakemake asks)." Each test kills the whole Snakemake process group (Snakemake and its jobs)
+A killed run must be resumable by running the same command (`--rerun-incomplete` where
+Snakemake asks). Each test kills the whole Snakemake process group (Snakemake and its jobs)
 while a training job is inside its epoch loop, reruns the command, and compares the final
 summary with that of an uninterrupted run of the same config, exactly (bit for bit), except
 for the wall-clock columns.

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from image_helpers import planned_jobs
 
-from rtpref.summary import METRIC_COLUMNS
+from rtpref.names import METRICS
 
 pytestmark = pytest.mark.workflow
 
@@ -23,7 +23,7 @@ def test_end_to_end_rerun_and_determinism(workflow, tiny_config, tmp_path: Path)
     expected_rows = len(tiny_config["algorithms"]) * len(tiny_config["sizes"]) * len(
         tiny_config["seeds"])
     assert summary.height == expected_rows
-    for column in ("algorithm", "n", "seed", *METRIC_COLUMNS, "train_seconds"):
+    for column in ("algorithm", "n", "seed", *METRICS, "train_seconds"):
         assert column in summary.columns
     assert sorted(summary["n"].unique().to_list()) == tiny_config["sizes"]
     for figure in FIGURES:
@@ -43,7 +43,7 @@ def test_end_to_end_rerun_and_determinism(workflow, tiny_config, tmp_path: Path)
     fresh = Workflow(fresh_root)
     fresh.run("--cores", "2", "--configfile", str(fresh.write_config(tiny_config)))
     other = pl.read_parquet(fresh_root / "results" / "tiny" / "summary.parquet")
-    keys = ["algorithm", "n", "seed", *METRIC_COLUMNS]
+    keys = ["algorithm", "n", "seed", *METRICS]
     assert summary.select(keys).equals(other.select(keys))
 
 

@@ -1,8 +1,11 @@
-"""Parquet storage of pairs: features as FixedSizeList<float32>[D], read zero-copy.
+"""Chunk directories, the training data format: writing, indexing and fast loading of pairs.
 
 A chunk directory holds ``chunk-00000.parquet``, ``chunk-00001.parquet``, ... of at most
-``rows_per_chunk`` rows each, in ascending ``pair_index`` order. Every file has the columns of
-``CHUNK_SCHEMA`` with the feature width fixed per directory.
+``rows_per_chunk`` rows each, in ascending ``pair_index`` order. Every file has the schema
+``chunk_schema(D)``: pair_index, the features x1 and x2 as FixedSizeList<float32>[D] (read
+zero-copy into (rows, D) arrays), and the labels, with the width D the same for the directory.
+:class:`ChunkWriter` writes them, :func:`index_chunks` reads their footers and
+:func:`load_pairs` reads all or some rows into :class:`rtpref.data.Pairs`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
+from rtpref.data import DataError, Pairs, check_finite, open_parquet, require_columns
+
 log = logging.getLogger(__name__)
 
 FEATURE_COLUMNS = ("x1", "x2")
@@ -27,30 +32,6 @@ FINITE_COLUMNS = ("x1", "x2", "reward_1", "reward_2", "response_time")
 ROW_GROUP_ROWS = 8192
 FEATURE_PAGE_BYTES = 64 << 20
 _CHUNK_GLOB = "chunk-*.parquet"
-
-
-class DataError(ValueError):
-    """Input data that cannot be used; the message names the file and, where known, the row."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Pairs:
-    """Pairs held in memory: features (rows, D) float32 and labels, one entry per row."""
-
-    pair_index: NDArray[np.int64]
-    x1: NDArray[np.float32]
-    x2: NDArray[np.float32]
-    reward_1: NDArray[np.float64]
-    reward_2: NDArray[np.float64]
-    choice: NDArray[np.int8]
-    response_time: NDArray[np.float64]
-
-    def __len__(self) -> int:
-        return int(self.pair_index.shape[0])
-
-    @property
-    def reward_diff(self) -> NDArray[np.float64]:
-        return self.reward_1 - self.reward_2
 
 
 def feature_type(dim: int) -> pa.DataType:
@@ -97,32 +78,6 @@ def features_to_numpy(column: pa.Array | pa.ChunkedArray, source: str = "") -> N
     return flat.reshape(-1, width)
 
 
-def check_finite(
-    name: str,
-    values: NDArray,
-    pair_index: NDArray,
-    source: str,
-    rows: NDArray | None = None,
-) -> None:
-    """Raise DataError naming the file and first pair_index with a NaN/inf in ``values``.
-
-    ``rows`` are the row numbers of ``values`` in ``source`` when they are not 0, 1, 2, ...
-    """
-    # Fast path: min and max are NaN or infinite if any value is, without a boolean temporary.
-    if values.size == 0 or (np.isfinite(values.min()) and np.isfinite(values.max())):
-        return
-    finite = np.isfinite(values)
-    if finite.ndim > 1:
-        finite = finite.all(axis=tuple(range(1, finite.ndim)))
-    if not finite.all():
-        position = int(np.flatnonzero(~finite)[0])
-        row = position if rows is None else int(rows[position])
-        raise DataError(
-            f"{source}: column {name!r} has {int((~finite).sum())} row(s) with NaN/inf, "
-            f"first at row {row} (pair_index {int(pair_index[position])})"
-        )
-
-
 def chunk_files(directory: str | Path) -> list[Path]:
     files = sorted(Path(directory).glob(_CHUNK_GLOB))
     if not files:
@@ -130,17 +85,8 @@ def chunk_files(directory: str | Path) -> list[Path]:
     return files
 
 
-def _open(path: Path) -> pq.ParquetFile:
-    try:
-        return pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as error:
-        raise DataError(f"{path}: not a readable Parquet file ({error})") from error
-
-
 def _check_schema(path: Path, schema: pa.Schema, dim: int | None) -> int:
-    missing = [name for name in CHUNK_COLUMNS if name not in schema.names]
-    if missing:
-        raise DataError(f"{path}: missing column(s) {missing}; has {schema.names}")
+    require_columns(path, schema.names, CHUNK_COLUMNS)
     widths = set()
     for name in FEATURE_COLUMNS:
         field_type = schema.field(name).type
@@ -174,14 +120,10 @@ def index_chunks(directory: str | Path) -> ChunkIndex:
     footers = []
     dim = None
     for path in files:
-        parquet = _open(path)
+        parquet = open_parquet(path)
         dim = _check_schema(path, parquet.schema_arrow, dim)
         footers.append(parquet.metadata)
     return ChunkIndex(files, footers, int(dim))
-
-
-def count_rows(directory: str | Path) -> int:
-    return index_chunks(directory).num_rows
 
 
 def load_pairs(directory: str | Path, rows: Iterable[int] | None = None) -> Pairs:
@@ -336,126 +278,3 @@ class ChunkWriter:
         self.rows_written += rows
         self.pending = [rest] if rest.num_rows else []
         self.pending_rows = rest.num_rows
-
-
-def iter_parquet_batches(path: str | Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
-    """Record batches of ``columns`` from one Parquet file, with errors that name the file."""
-    parquet = _open(Path(path))
-    missing = [name for name in columns if name not in parquet.schema_arrow.names]
-    if missing:
-        raise DataError(f"{path}: missing column(s) {missing}; has {parquet.schema_arrow.names}")
-    try:
-        yield from parquet.iter_batches(batch_size=ROW_GROUP_ROWS, columns=columns)
-    except (pa.ArrowException, OSError) as error:
-        raise DataError(f"{path}: unreadable ({error})") from error
-
-
-def _read_labels(path: Path) -> pa.Table:
-    parquet = _open(path)
-    missing = [name for name in LABEL_COLUMNS if name not in parquet.schema_arrow.names]
-    if missing:
-        raise DataError(f"{path}: missing column(s) {missing}; has {parquet.schema_arrow.names}")
-    labels = parquet.read(columns=list(LABEL_COLUMNS)).sort_by("pair_index")
-    pair_index = labels.column("pair_index").to_numpy()
-    duplicated = np.flatnonzero(np.diff(pair_index) == 0)
-    if duplicated.size:
-        raise DataError(
-            f"{path}: duplicate pair_index {int(pair_index[duplicated[0]])} "
-            f"({duplicated.size} duplicate(s))"
-        )
-    for name in ("reward_1", "reward_2", "response_time"):
-        check_finite(name, labels.column(name).to_numpy(), pair_index, str(path))
-    return labels
-
-
-def write_split_chunks(
-    labels_path: str | Path,
-    feature_paths: list[str | Path],
-    train_dir: str | Path,
-    test_dir: str | Path,
-    test_size: int,
-    split_seed: int,
-    rows_per_chunk: int,
-) -> dict[str, int]:
-    """Join labels with features by pair_index and write train/test chunk directories.
-
-    Feature files must together hold each labelled pair exactly once, in ascending pair_index
-    order (raw shards are contiguous ranges), so the chunks do not depend on the shard count.
-    The test set is ``test_size`` pairs drawn with ``split_seed``; both parts keep pair order.
-    """
-    from rtpref.io import atomic_path
-
-    labels_path = Path(labels_path)
-    labels = _read_labels(labels_path)
-    label_index = labels.column("pair_index").to_numpy()
-    total = labels.num_rows
-    if not 0 < test_size < total:
-        raise DataError(
-            f"{labels_path}: test_size={test_size} needs more than {test_size} pairs, found {total}"
-        )
-    is_test = np.zeros(total, dtype=bool)
-    is_test[np.random.default_rng(split_seed).permutation(total)[:test_size]] = True
-    matched = np.zeros(total, dtype=bool)
-    previous = -1
-    dim = None
-    with (
-        atomic_path(train_dir, directory=True) as train_tmp,
-        atomic_path(test_dir, directory=True) as test_tmp,
-    ):
-        writers: dict[bool, ChunkWriter] = {}
-        for feature_path in feature_paths:
-            for batch in iter_parquet_batches(feature_path, ["pair_index", *FEATURE_COLUMNS]):
-                pair_index = batch.column("pair_index").to_numpy()
-                if pair_index.size == 0:
-                    continue
-                if pair_index[0] <= previous or np.any(np.diff(pair_index) <= 0):
-                    raise DataError(
-                        f"{feature_path}: pair_index not strictly ascending across "
-                        f"feature files near pair_index {int(pair_index[0])} "
-                        "(duplicate pair or shards out of order)"
-                    )
-                previous = int(pair_index[-1])
-                features = {}
-                for name in FEATURE_COLUMNS:
-                    features[name] = features_to_numpy(batch.column(name), str(feature_path))
-                    check_finite(name, features[name], pair_index, str(feature_path))
-                if dim is None:
-                    dim = features["x1"].shape[1]
-                    writers = {
-                        False: ChunkWriter(train_tmp, dim, rows_per_chunk),
-                        True: ChunkWriter(test_tmp, dim, rows_per_chunk),
-                    }
-                positions = np.searchsorted(label_index, pair_index)
-                found = (positions < total) & (
-                    label_index[np.minimum(positions, total - 1)] == pair_index
-                )
-                if not found.all():
-                    missing = int(pair_index[np.flatnonzero(~found)[0]])
-                    raise DataError(
-                        f"{feature_path}: pair_index {missing} has features but no "
-                        f"labels in {labels_path}"
-                    )
-                matched[positions] = True
-                joined = labels.take(pa.array(positions)).drop_columns(["pair_index"])
-                table = pa.table(
-                    {
-                        "pair_index": pa.array(pair_index),
-                        "x1": batch.column("x1"),
-                        "x2": batch.column("x2"),
-                        **{name: joined.column(name) for name in joined.column_names},
-                    }
-                )
-                for part in (False, True):
-                    mask = is_test[positions] == part
-                    if mask.any():
-                        writers[part].append(table.filter(pa.array(mask)))
-        if not matched.all():
-            missing = int(label_index[np.flatnonzero(~matched)[0]])
-            raise DataError(
-                f"{labels_path}: {int((~matched).sum())} labelled pair(s) have no "
-                f"features, first pair_index {missing}"
-            )
-        for writer in writers.values():
-            writer.close()
-    log.info("chunks: %d train, %d test rows, dim %s", total - test_size, test_size, dim)
-    return {"train_rows": total - test_size, "test_rows": test_size, "dim": int(dim or 0)}

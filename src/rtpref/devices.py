@@ -1,7 +1,7 @@
 """Which device a job uses: a GPU lease so that concurrent local jobs never share a GPU.
 
 Snakemake's ``--resources gpu=2`` only caps how many GPU jobs run at once; it does not say which
-GPU each job gets. So each job leases one (DESIGN §2.4):
+GPU each job gets. So each job leases one:
 
 - If CUDA_VISIBLE_DEVICES is already set (SLURM sets it for a ``--gpus=1`` job, or the user did),
   it is respected as it is: no lock is taken, nothing is changed.

@@ -9,6 +9,8 @@ their blocking from the shapes, and rows of a batch never mix in a CLIP forward 
 
 Decoding and preprocessing of batch k+1.. runs in a thread pool while the model encodes batch k
 (PIL and torch release the GIL), so throughput approaches min(decode rate, model rate).
+:func:`run_model_job` is what a score or embed job runs: load the model on a leased device and
+encode one shard.
 """
 
 from __future__ import annotations
@@ -20,19 +22,20 @@ import dataclasses
 import io
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 from numpy.typing import NDArray
 from PIL import Image
 
-from rtpref.chunks import DataError, check_finite, features_to_arrow
-from rtpref.models import ImageTextModel
+from rtpref.chunks import features_to_arrow
+from rtpref.data import DataError, check_finite, open_parquet
+from rtpref.devices import gpu_lease
+from rtpref.models import ImageTextModel, load_model
 
 log = logging.getLogger(__name__)
 
@@ -76,18 +79,6 @@ class EncodedPairs:
     text: NDArray[np.float32]
 
 
-def _open_raw(path: Path) -> pq.ParquetFile:
-    try:
-        parquet = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as error:
-        raise DataError(f"{path}: not a readable Parquet file ({error})") from error
-    names = parquet.schema_arrow.names
-    missing = [name for name in INPUT_COLUMNS if name not in names]
-    if missing:
-        raise DataError(f"{path}: missing column(s) {missing}; has {names}")
-    return parquet
-
-
 def aligned_batches(path: str | Path, batch_pairs: int) -> Iterator[tuple[int, pa.Table]]:
     """(first row, table) per pair_index-aligned batch of a raw shard, streamed.
 
@@ -96,7 +87,7 @@ def aligned_batches(path: str | Path, batch_pairs: int) -> Iterator[tuple[int, p
     pair_index, no null caption or image.
     """
     path = Path(path)
-    parquet = _open_raw(path)
+    parquet = open_parquet(path, INPUT_COLUMNS)
     buffered: list[pa.Table] = []
     buffered_rows = 0
     first_row = 0
@@ -186,7 +177,7 @@ def encode_shard(
     """Normalised image and text features of every pair of a raw shard, in pair order."""
     settings = settings or BatchSettings()
     raw_path = Path(raw_path)
-    rows = _open_raw(raw_path).metadata.num_rows
+    rows = open_parquet(raw_path, INPUT_COLUMNS).metadata.num_rows
     workers = max(1, settings.decode_workers)
     outputs: dict[str, list[torch.Tensor]] = {"image_0": [], "image_1": [], "text": []}
     pair_parts: list[NDArray[np.int64]] = []
@@ -268,3 +259,20 @@ def features_table(encoded: EncodedPairs) -> pa.Table:
             "x2": features_to_arrow(x2),
         }
     )
+
+
+def run_model_job(
+    job_input: Mapping[str, Any],
+    model_spec: Mapping[str, Any],
+    settings: BatchSettings,
+    encode: Callable[[str | Path, ImageTextModel, BatchSettings], Any] = encode_shard,
+) -> Any:
+    """``encode(raw shard, model, settings)`` for a score or embed job, on a leased device.
+
+    ``job_input`` is the rule's input: the raw shard and, for the demo model, its files
+    ``model_config`` and ``model_weights``; ``model_spec`` is what :func:`load_model` takes.
+    """
+    files = {key: job_input.get(key) for key in ("model_config", "model_weights")}
+    with gpu_lease() as device:
+        model = load_model(model_spec, **files).to(device)
+        return encode(job_input["raw"], model, settings)

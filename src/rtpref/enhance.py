@@ -1,18 +1,31 @@
-"""Turn per-pair rewards into simulated choices and response times (the EZ model)."""
+"""The enhance stage: per-pair rewards -> simulated choices and response times (the EZ model).
+
+:func:`read_rewards` reads the reward files of a source, :func:`simulate_labels` scales the
+rewards and draws a (choice, response_time) per pair from the drift-diffusion model with drift
+reward_1 - reward_2, and :func:`check_choice_sign` guards against a sign flip.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
 from rtpref import ddm
-from rtpref.chunks import DataError, check_finite
+from rtpref.data import DataError, check_finite, read_parquet, require_columns
 
 log = logging.getLogger(__name__)
 
 REWARD_COLUMNS = ("pair_index", "reward_1", "reward_2")
+
+
+def read_rewards(paths: Sequence[str | Path]) -> pa.Table:
+    """The reward files of a source (one per shard, or one) as a single table."""
+    tables = [read_parquet(path, REWARD_COLUMNS) for path in paths]
+    return pa.concat_tables(tables, promote_options="default")
 
 
 class SignCheckError(RuntimeError):
@@ -49,9 +62,7 @@ def simulate_labels(
     otherwise rewards are multiplied by ``reward_scale``. The scaled rewards are the ground
     truth the learners are scored against.
     """
-    missing = [name for name in REWARD_COLUMNS if name not in rewards.column_names]
-    if missing:
-        raise DataError(f"{source}: missing column(s) {missing}; has {rewards.column_names}")
+    require_columns(source, rewards.column_names, REWARD_COLUMNS)
     if rewards.num_rows == 0:
         raise DataError(f"{source}: zero rows")
     rewards = rewards.sort_by("pair_index")

@@ -28,12 +28,10 @@ def run_job(snakemake: Any, main: Callable[[Any], None]) -> None:
     )
     logging.captureWarnings(True)
     log = logging.getLogger(f"rtpref.rule.{snakemake.rule}")
-    try:
-        import torch
-
+    # Only jobs whose script imported torch use it; importing it here would cost the others ~2 s.
+    torch = sys.modules.get("torch")
+    if torch is not None:
         torch.set_num_threads(max(1, int(snakemake.threads)))
-    except ImportError:  # pragma: no cover - torch is a hard dependency
-        pass
     try:
         main(snakemake)
     except Exception as error:  # noqa: BLE001 - every failure must be reported the same way

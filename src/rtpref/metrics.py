@@ -1,11 +1,12 @@
-"""Test-set metrics of a predicted reward difference (DESIGN §1.5)."""
+"""Test-set metrics of a predicted reward difference, computed on a held-out set of pairs that
+is the same for every run of an experiment: accuracy against the observed choices and against
+the sign of the true reward difference, mean squared error of the reward difference, and the
+true reward (policy value) and regret of choosing the item the prediction prefers."""
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-
-METRICS = ("accuracy", "accuracy_true", "mse", "policy_value", "regret")
 
 
 def evaluate(

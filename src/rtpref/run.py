@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from rtpref.chunks import DataError, index_chunks, load_pairs
+from rtpref.chunks import index_chunks, load_pairs
+from rtpref.data import DataError
 from rtpref.learners import TrainingConfig, TrainingDiverged, fit_learner
 from rtpref.learners.loop import stage_seed
 from rtpref.metrics import evaluate

@@ -1,4 +1,4 @@
-"""Collect per-run metrics into one table."""
+"""The summary stage: every run's ``metrics.json`` collected into one table, one row per run."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from pathlib import Path
 
 import polars as pl
 
+from rtpref.data import require_columns
+from rtpref.names import METRICS
+
 KEY_COLUMNS = ("algorithm", "n", "seed")
-METRIC_COLUMNS = ("accuracy", "accuracy_true", "mse", "policy_value", "regret")
 
 
 def collect(metric_files: Iterable[str | Path]) -> pl.DataFrame:
@@ -22,20 +24,5 @@ def collect(metric_files: Iterable[str | Path]) -> pl.DataFrame:
     if not records:
         raise ValueError("no metrics files to summarise")
     frame = pl.DataFrame(records, infer_schema_length=None)
-    missing = [name for name in (*KEY_COLUMNS, *METRIC_COLUMNS) if name not in frame.columns]
-    if missing:
-        raise ValueError(f"metrics records lack column(s) {missing}")
+    require_columns("metrics records", frame.columns, (*KEY_COLUMNS, *METRICS))
     return frame.sort(list(KEY_COLUMNS))
-
-
-def aggregate(summary: pl.DataFrame, metric: str) -> pl.DataFrame:
-    """Mean and seed count per (algorithm, n)."""
-    return (
-        summary.group_by(["algorithm", "n"])
-        .agg(
-            pl.col(metric).mean().alias("mean"),
-            pl.col(metric).std().alias("std"),
-            pl.len().alias("seeds"),
-        )
-        .sort(["algorithm", "n"])
-    )

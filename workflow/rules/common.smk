@@ -4,7 +4,7 @@ import yaml
 from snakemake.utils import validate
 
 from rtpref.configuration import coerce_to_schema
-from rtpref.learners.config import options_for
+from rtpref.names import FIGURE_METRICS, options_for
 
 SCHEMA_FILE = Path(workflow.current_basedir) / "../../config/schema.yaml"
 # `--config` values arrive as strings; type them by the schema, then validate.
@@ -15,8 +15,6 @@ NAME = config["name"]
 SOURCE = config["source"]
 SPLIT = config["split"]
 SHARDS = list(range(config["shards"]))
-FIGURE_METRICS = ["mse", "accuracy", "policy_value", "regret"]
-IMAGE_SOURCES = ("demo", "pickapic")
 
 
 def available_pairs():

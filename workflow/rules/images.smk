@@ -1,4 +1,5 @@
-# Image sources (demo, pickapic): raw shards -> scores and embeddings (DESIGN §2.2, §2.6).
+# Image sources (demo, pickapic): raw shards (Pick-a-Pic schema, contiguous pair ranges)
+# -> per-pair rewards (score) and features (embed), one output per shard.
 # No rule here touches the network or a model at DAG-build time: names and paths go to params.
 
 DEMO_MODEL = {

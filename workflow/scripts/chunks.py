@@ -1,5 +1,5 @@
-from rtpref.chunks import write_split_chunks
 from rtpref.jobs import run_job
+from rtpref.split import write_split_chunks
 
 
 def main(snakemake):

@@ -1,19 +1,13 @@
-from rtpref.devices import gpu_lease
-from rtpref.embedding import BatchSettings, encode_shard, features_table
+from rtpref.embedding import BatchSettings, features_table, run_model_job
 from rtpref.io import write_parquet
 from rtpref.jobs import run_job
-from rtpref.models import load_model
 
 
 def main(snakemake):
-    files = {key: snakemake.input.get(key) for key in ("model_config", "model_weights")}
-    with gpu_lease() as device:
-        model = load_model(snakemake.params.model, **files).to(device)
-        encoded = encode_shard(
-            snakemake.input.raw,
-            model,
-            BatchSettings.from_config(snakemake.config["embedding"], snakemake.params.batch_pairs),
-        )
+    settings = BatchSettings.from_config(
+        snakemake.config["embedding"], snakemake.params.batch_pairs
+    )
+    encoded = run_model_job(snakemake.input, snakemake.params.model, settings)
     write_parquet(snakemake.output[0], features_table(encoded))
 
 

@@ -1,20 +1,6 @@
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from rtpref.chunks import DataError
-from rtpref.enhance import simulate_labels
+from rtpref.enhance import read_rewards, simulate_labels
 from rtpref.io import write_parquet
 from rtpref.jobs import run_job
-
-
-def read_rewards(paths):
-    tables = []
-    for path in paths:
-        try:
-            tables.append(pq.read_table(path))
-        except (pa.ArrowInvalid, OSError) as error:
-            raise DataError(f"{path}: not a readable Parquet file ({error})") from error
-    return pa.concat_tables(tables, promote_options="default")
 
 
 def main(snakemake):

@@ -1,30 +1,13 @@
-"""Hyper-parameters of the learners, as given in the workflow config's ``training`` block."""
+"""Hyper-parameters of the learners, as given in the workflow config's ``training`` block.
+
+Which options each algorithm reads is in :mod:`rtpref.names` (the workflow needs it without
+importing torch).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
-
-ALGORITHMS = ("log_loss", "orthogonal", "nonorthogonal", "orthogonal_crossfit", "oracle")
-
-# The training options each algorithm reads; a run's Snakemake params are only these, so
-# changing e.g. stage1_epochs reruns the two-stage learners but not log_loss or oracle.
-_SHARED = ("dropout", "batch_norm", "learning_rate", "weight_decay", "batch_size")
-_TWO_STAGE = (*_SHARED, "hidden", "stage1_epochs", "stage2_epochs", "time_net")
-OPTIONS_USED = {
-    "log_loss": (*_SHARED, "log_loss_hidden", "log_loss_epochs"),
-    "orthogonal": _TWO_STAGE,
-    "nonorthogonal": _TWO_STAGE,
-    "orthogonal_crossfit": (*_TWO_STAGE, "crossfit_folds"),
-    "oracle": (*_SHARED, "hidden", "stage2_epochs"),
-}
-
-
-def options_for(algorithm: str, training: dict[str, Any]) -> dict[str, Any]:
-    """The part of the ``training`` config block that ``algorithm`` uses."""
-    if algorithm not in OPTIONS_USED:
-        raise ValueError(f"unknown algorithm {algorithm!r}; choose from {list(ALGORITHMS)}")
-    return {key: training[key] for key in OPTIONS_USED[algorithm] if key in training}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from rtpref import ddm
-from rtpref.chunks import Pairs
+from rtpref.data import Pairs
 from rtpref.learners import losses
-from rtpref.learners.config import ALGORITHMS, TrainingConfig
+from rtpref.learners.config import TrainingConfig
 from rtpref.learners.loop import TrainingDiverged, stage_seed, train
 from rtpref.learners.networks import RewardNet, SiameseTimeNet, TimeNet
+from rtpref.names import ALGORITHMS
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +171,37 @@ def _crossfit_nuisances(
     return time_hat, diff_hat
 
 
+def _fit_second_stage_net(
+    tensors: dict[str, torch.Tensor],
+    loss_of_diff: Callable[[torch.Tensor, dict[str, torch.Tensor]], torch.Tensor],
+    config: TrainingConfig,
+    seed: int,
+    label: str,
+) -> RewardNet:
+    """A reward net trained for ``stage2_epochs`` on ``loss_of_diff(pair_diff, batch)``."""
+    net = _reward_net(
+        config.hidden,
+        tensors["x1"].shape[1],
+        config,
+        stage_seed(seed, "stage2"),
+        tensors["x1"].device,
+    )
+
+    def batch_loss(batch):
+        return loss_of_diff(net.pair_diff(batch["x1"], batch["x2"]), batch)
+
+    train(
+        net,
+        batch_loss,
+        tensors,
+        config.stage2_epochs,
+        config,
+        stage_seed(seed, "stage2-batches"),
+        label,
+    )
+    return net
+
+
 def _fit_stage2(
     tensors: dict[str, torch.Tensor],
     time_hat: torch.Tensor,
@@ -177,19 +210,11 @@ def _fit_stage2(
     seed: int,
     label: str,
 ) -> RewardNet:
-    net = _reward_net(
-        config.hidden,
-        tensors["x1"].shape[1],
-        config,
-        stage_seed(seed, "stage2"),
-        tensors["x1"].device,
-    )
     stage_tensors = {**tensors, "time_hat": time_hat}
     if diff_hat is not None:
         stage_tensors["diff_hat"] = diff_hat
 
-    def batch_loss(batch):
-        diff = net.pair_diff(batch["x1"], batch["x2"])
+    def loss_of_diff(diff, batch):
         if diff_hat is None:
             return losses.nonorthogonal_loss(
                 diff, batch["choice"], batch["time_hat"], config.barrier
@@ -203,16 +228,7 @@ def _fit_stage2(
             config.barrier,
         )
 
-    train(
-        net,
-        batch_loss,
-        stage_tensors,
-        config.stage2_epochs,
-        config,
-        stage_seed(seed, "stage2-batches"),
-        f"{label} stage2",
-    )
-    return net
+    return _fit_second_stage_net(stage_tensors, loss_of_diff, config, seed, f"{label} stage2")
 
 
 def _fit_oracle(
@@ -222,28 +238,11 @@ def _fit_oracle(
     seed: int,
     label: str,
 ) -> RewardNet:
-    net = _reward_net(
-        config.hidden,
-        tensors["x1"].shape[1],
-        config,
-        stage_seed(seed, "stage2"),
-        tensors["x1"].device,
-    )
-
-    def batch_loss(batch):
-        diff = net.pair_diff(batch["x1"], batch["x2"])
+    def loss_of_diff(diff, batch):
         return losses.oracle_loss(diff, batch["choice"], batch["true_time"], config.barrier)
 
-    train(
-        net,
-        batch_loss,
-        {**tensors, "true_time": true_time},
-        config.stage2_epochs,
-        config,
-        stage_seed(seed, "stage2-batches"),
-        f"{label} oracle",
-    )
-    return net
+    oracle_tensors = {**tensors, "true_time": true_time}
+    return _fit_second_stage_net(oracle_tensors, loss_of_diff, config, seed, f"{label} oracle")
 
 
 def fit_learner(

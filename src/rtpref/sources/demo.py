@@ -20,23 +20,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image, ImageDraw
 
-log = logging.getLogger(__name__)
+from rtpref.sources.raw import RAW_SCHEMA, shard_bounds
 
-# The columns the pipeline reads from a raw shard, in the Pick-a-Pic schema, plus pair_index.
-RAW_SCHEMA = pa.schema(
-    [
-        ("pair_index", pa.int64()),
-        ("caption", pa.string()),
-        ("jpg_0", pa.binary()),
-        ("jpg_1", pa.binary()),
-        ("label_0", pa.float64()),
-        ("label_1", pa.float64()),
-        ("user_id", pa.int64()),
-        ("ranking_id", pa.int64()),
-        ("image_0_uid", pa.string()),
-        ("image_1_uid", pa.string()),
-    ]
-)
+log = logging.getLogger(__name__)
 
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (220, 40, 40),
@@ -225,14 +211,6 @@ def make_pair(pair_index: int, config: DemoConfig) -> dict:
         "image_0_uid": f"demo-{config.seed}-{pair_index}-0",
         "image_1_uid": f"demo-{config.seed}-{pair_index}-1",
     }
-
-
-def shard_bounds(n_pairs: int, shards: int) -> list[tuple[int, int]]:
-    """Contiguous [start, stop) pair ranges, ascending, as equal as possible."""
-    if shards < 1:
-        raise ValueError(f"shards must be >= 1, got {shards}")
-    edges = [n_pairs * shard // shards for shard in range(shards + 1)]
-    return list(zip(edges[:-1], edges[1:], strict=True))
 
 
 def make_shard(

@@ -29,10 +29,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
-from rtpref.chunks import DataError
+from rtpref.data import DataError, open_parquet, require_columns
+from rtpref.hub import HubResourceUnavailable, hub_unavailable_reason
 from rtpref.io import atomic_path
-from rtpref.models import ModelUnavailable, hub_unavailable_reason
-from rtpref.sources.demo import RAW_SCHEMA, shard_bounds
+from rtpref.sources.raw import RAW_SCHEMA, shard_bounds
 
 log = logging.getLogger(__name__)
 
@@ -98,15 +98,8 @@ def local_parquet_files(local_path: str | Path, split: str) -> list[Path]:
 def _check_local_schema(files: Sequence[Path]) -> int:
     total = 0
     for file in files:
-        try:
-            parquet = pq.ParquetFile(file)
-        except (pa.ArrowInvalid, OSError) as error:
-            raise DataError(f"{file}: not a readable Parquet file ({error})") from error
-        missing = [name for name in PICKAPIC_COLUMNS if name not in parquet.schema_arrow.names]
-        if missing:
-            raise DataError(
-                f"{file}: missing Pick-a-Pic column(s) {missing}; has {parquet.schema_arrow.names}"
-            )
+        parquet = open_parquet(file)
+        require_columns(file, parquet.schema_arrow.names, PICKAPIC_COLUMNS, "Pick-a-Pic ")
         total += parquet.metadata.num_rows
     return total
 
@@ -129,7 +122,7 @@ def open_stream(config: PickapicConfig, split: str) -> Stream:
     else:
         reason = hub_unavailable_reason()
         if reason is not None:
-            raise ModelUnavailable(
+            raise HubResourceUnavailable(
                 f"Pick-a-Pic dataset {config.repo}@{config.revision} streams from the Hugging "
                 f"Face hub and {reason}. Set pickapic.local_path to a directory of Parquet files "
                 f"in the Pick-a-Pic schema (e.g. `hf download {config.repo} --repo-type dataset "
@@ -138,9 +131,9 @@ def open_stream(config: PickapicConfig, split: str) -> Stream:
         dataset = datasets.load_dataset(
             config.repo, revision=config.revision, split=split, streaming=True
         )
-        missing = [name for name in PICKAPIC_COLUMNS if name not in (dataset.features or {})]
-        if dataset.features is not None and missing:
-            raise DataError(f"{config.repo}@{config.revision}: missing column(s) {missing}")
+        if dataset.features is not None:
+            source = f"{config.repo}@{config.revision}"
+            require_columns(source, list(dataset.features), PICKAPIC_COLUMNS, "Pick-a-Pic ")
         splits = dataset.info.splits or {}
         total = splits[split].num_examples if split in splits else None
         description = f"{config.repo}@{config.revision} split {split}"

@@ -1,0 +1,34 @@
+"""Raw shards, what every image source writes: the Pick-a-Pic schema and contiguous shards.
+
+A raw shard is a Parquet file of :data:`RAW_SCHEMA` rows, a contiguous ascending range of
+pair_index (see :func:`shard_bounds`), so that everything computed from it can be joined back in
+pair order whatever the shard count.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+# The columns the pipeline reads from a raw shard, in the Pick-a-Pic schema, plus pair_index.
+RAW_SCHEMA = pa.schema(
+    [
+        ("pair_index", pa.int64()),
+        ("caption", pa.string()),
+        ("jpg_0", pa.binary()),
+        ("jpg_1", pa.binary()),
+        ("label_0", pa.float64()),
+        ("label_1", pa.float64()),
+        ("user_id", pa.int64()),
+        ("ranking_id", pa.int64()),
+        ("image_0_uid", pa.string()),
+        ("image_1_uid", pa.string()),
+    ]
+)
+
+
+def shard_bounds(n_pairs: int, shards: int) -> list[tuple[int, int]]:
+    """Contiguous [start, stop) pair ranges, ascending, as equal as possible."""
+    if shards < 1:
+        raise ValueError(f"shards must be >= 1, got {shards}")
+    edges = [n_pairs * shard // shards for shard in range(shards + 1)]
+    return list(zip(edges[:-1], edges[1:], strict=True))

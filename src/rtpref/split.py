@@ -1,0 +1,163 @@
+"""The chunks stage: join per-pair labels with features and write train/test chunk directories.
+
+Labels (one file: pair_index, rewards, choice, response_time) are read whole; features (x1,
+x2 by pair_index, one file per shard) stream by in record batches, each joined to its labels
+and sent to the train or test chunk writer. Feature files must together hold each labelled pair
+exactly once, in ascending pair_index order (raw shards are contiguous ranges), so the chunks do
+not depend on the shard count. The test set is ``test_size`` pairs drawn with ``split_seed``;
+both parts keep pair order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from numpy.typing import NDArray
+
+from rtpref.chunks import (
+    FEATURE_COLUMNS,
+    LABEL_COLUMNS,
+    ROW_GROUP_ROWS,
+    ChunkWriter,
+    features_to_numpy,
+)
+from rtpref.data import DataError, check_finite, open_parquet
+from rtpref.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+
+def read_labels(path: Path) -> pa.Table:
+    """The label columns of ``path`` sorted by pair_index, with unique ids and finite values."""
+    labels = open_parquet(path, LABEL_COLUMNS).read(columns=list(LABEL_COLUMNS))
+    labels = labels.sort_by("pair_index")
+    pair_index = labels.column("pair_index").to_numpy()
+    duplicated = np.flatnonzero(np.diff(pair_index) == 0)
+    if duplicated.size:
+        raise DataError(
+            f"{path}: duplicate pair_index {int(pair_index[duplicated[0]])} "
+            f"({duplicated.size} duplicate(s))"
+        )
+    for name in ("reward_1", "reward_2", "response_time"):
+        check_finite(name, labels.column(name).to_numpy(), pair_index, str(path))
+    return labels
+
+
+def draw_test_rows(total: int, test_size: int, split_seed: int, source: Path) -> NDArray[np.bool_]:
+    """True for the ``test_size`` of ``total`` pairs (by sorted position) drawn for testing."""
+    if not 0 < test_size < total:
+        raise DataError(
+            f"{source}: test_size={test_size} needs more than {test_size} pairs, found {total}"
+        )
+    is_test = np.zeros(total, dtype=bool)
+    is_test[np.random.default_rng(split_seed).permutation(total)[:test_size]] = True
+    return is_test
+
+
+def feature_batches(feature_paths: list[str | Path]) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """(file, batch) of (pair_index, x1, x2) over all files; ids strictly ascending, finite."""
+    previous = -1
+    columns = ["pair_index", *FEATURE_COLUMNS]
+    for feature_path in feature_paths:
+        parquet = open_parquet(feature_path, columns)
+        try:
+            for batch in parquet.iter_batches(batch_size=ROW_GROUP_ROWS, columns=columns):
+                pair_index = batch.column("pair_index").to_numpy()
+                if pair_index.size == 0:
+                    continue
+                if pair_index[0] <= previous or np.any(np.diff(pair_index) <= 0):
+                    raise DataError(
+                        f"{feature_path}: pair_index not strictly ascending across "
+                        f"feature files near pair_index {int(pair_index[0])} "
+                        "(duplicate pair or shards out of order)"
+                    )
+                previous = int(pair_index[-1])
+                for name in FEATURE_COLUMNS:
+                    features = features_to_numpy(batch.column(name), str(feature_path))
+                    check_finite(name, features, pair_index, str(feature_path))
+                yield str(feature_path), batch
+        except (pa.ArrowException, OSError) as error:
+            raise DataError(f"{feature_path}: unreadable ({error})") from error
+
+
+def label_positions(
+    label_index: NDArray[np.int64], pair_index: NDArray[np.int64], source: str, labels_path: Path
+) -> NDArray[np.int64]:
+    """Positions in the sorted ``label_index`` of each id of ``pair_index``; all must exist."""
+    total = label_index.size
+    positions = np.searchsorted(label_index, pair_index)
+    found = (positions < total) & (label_index[np.minimum(positions, total - 1)] == pair_index)
+    if not found.all():
+        missing = int(pair_index[np.flatnonzero(~found)[0]])
+        raise DataError(
+            f"{source}: pair_index {missing} has features but no labels in {labels_path}"
+        )
+    return positions
+
+
+def joined_table(
+    batch: pa.RecordBatch, pair_index: NDArray[np.int64], labels: pa.Table, positions: NDArray
+) -> pa.Table:
+    """A batch of features with the labels of its pairs, in the chunk column order."""
+    joined = labels.take(pa.array(positions)).drop_columns(["pair_index"])
+    return pa.table(
+        {
+            "pair_index": pa.array(pair_index),
+            "x1": batch.column("x1"),
+            "x2": batch.column("x2"),
+            **{name: joined.column(name) for name in joined.column_names},
+        }
+    )
+
+
+def write_split_chunks(
+    labels_path: str | Path,
+    feature_paths: list[str | Path],
+    train_dir: str | Path,
+    test_dir: str | Path,
+    test_size: int,
+    split_seed: int,
+    rows_per_chunk: int,
+) -> dict[str, int]:
+    """Join labels with features by pair_index and write train/test chunk directories."""
+    labels_path = Path(labels_path)
+    labels = read_labels(labels_path)
+    label_index = labels.column("pair_index").to_numpy()
+    total = labels.num_rows
+    is_test = draw_test_rows(total, test_size, split_seed, labels_path)
+    matched = np.zeros(total, dtype=bool)
+    dim = None
+    with (
+        atomic_path(train_dir, directory=True) as train_tmp,
+        atomic_path(test_dir, directory=True) as test_tmp,
+    ):
+        writers: dict[bool, ChunkWriter] = {}
+        for feature_path, batch in feature_batches(feature_paths):
+            if dim is None:
+                dim = batch.schema.field("x1").type.list_size
+                writers = {
+                    False: ChunkWriter(train_tmp, dim, rows_per_chunk),
+                    True: ChunkWriter(test_tmp, dim, rows_per_chunk),
+                }
+            pair_index = batch.column("pair_index").to_numpy()
+            positions = label_positions(label_index, pair_index, feature_path, labels_path)
+            matched[positions] = True
+            table = joined_table(batch, pair_index, labels, positions)
+            for part, writer in writers.items():
+                mask = is_test[positions] == part
+                if mask.any():
+                    writer.append(table.filter(pa.array(mask)))
+        if not matched.all():
+            missing = int(label_index[np.flatnonzero(~matched)[0]])
+            raise DataError(
+                f"{labels_path}: {int((~matched).sum())} labelled pair(s) have no "
+                f"features, first pair_index {missing}"
+            )
+        for writer in writers.values():
+            writer.close()
+    log.info("chunks: %d train, %d test rows, dim %s", total - test_size, test_size, dim)
+    return {"train_rows": total - test_size, "test_rows": test_size, "dim": int(dim or 0)}
