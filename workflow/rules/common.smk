@@ -3,12 +3,19 @@ from pathlib import Path
 import yaml
 from snakemake.utils import validate
 
-from rtpref.configuration import coerce_to_schema
+from rtpref.configuration import ConfigError, check_config, coerce_to_schema
 from rtpref.learners.config import options_for
 
 SCHEMA_FILE = Path(workflow.current_basedir) / "../../config/schema.yaml"
-# `--config` values arrive as strings; type them by the schema, then validate.
-config.update(coerce_to_schema(config, yaml.safe_load(SCHEMA_FILE.read_text())))
+SCHEMA = yaml.safe_load(SCHEMA_FILE.read_text())
+# `--config` values arrive as strings; type them by the schema, then check what the schema
+# cannot (duplicate keys in the files, NaN, 200.0 as a count, a name that is a path), validate.
+config.update(coerce_to_schema(config, SCHEMA))
+try:
+    check_config(config, SCHEMA, workflow.configfiles)
+except ConfigError as error:
+    # Raised afresh so that Snakemake prints the message without the library's frames.
+    raise ConfigError(str(error)) from None
 validate(config, schema=str(SCHEMA_FILE))
 
 NAME = config["name"]
