@@ -261,6 +261,8 @@ def _read_row_group(path: Path, metadata: pq.FileMetaData, group: int) -> pa.Tab
 def _fill_from_file(
     path: Path, metadata: pq.FileMetaData, local_rows: NDArray[np.int64], out: dict, filled: int
 ) -> int:
+    from rtpref.labels import check_labels  # here: rtpref.labels imports DataError from us
+
     group_start = 0
     for group in range(metadata.num_row_groups):
         group_rows = metadata.row_group(group).num_rows
@@ -286,6 +288,13 @@ def _fill_from_file(
                     str(path),
                     group_start + take,
                 )
+            check_labels(
+                out["choice"][target],
+                out["response_time"][target],
+                out["pair_index"][target],
+                str(path),
+                group_start + take,
+            )
             filled += take.size
         group_start += group_rows
     return filled
@@ -351,6 +360,8 @@ def iter_parquet_batches(path: str | Path, columns: list[str]) -> Iterator[pa.Re
 
 
 def _read_labels(path: Path) -> pa.Table:
+    from rtpref.labels import check_labels  # here: rtpref.labels imports DataError from us
+
     parquet = _open(path)
     missing = [name for name in LABEL_COLUMNS if name not in parquet.schema_arrow.names]
     if missing:
@@ -365,6 +376,12 @@ def _read_labels(path: Path) -> pa.Table:
         )
     for name in ("reward_1", "reward_2", "response_time"):
         check_finite(name, labels.column(name).to_numpy(), pair_index, str(path))
+    check_labels(
+        labels.column("choice").to_numpy(),
+        labels.column("response_time").to_numpy(),
+        pair_index,
+        str(path),
+    )
     return labels
 
 
