@@ -104,7 +104,11 @@ def run_metrics():
 
 
 def get_final_output():
+    # Every run is a target of its own: Snakemake does not rebuild a missing intermediate
+    # whose consumers are up to date, so a deleted metrics.json would otherwise stay missing
+    # while the summary kept reporting it.
     return [
+        *run_metrics(),
         results("summary.parquet"),
         *expand(results("figures/{metric}.png"), metric=FIGURE_METRICS),
         results("figures/ddm_check.png"),
