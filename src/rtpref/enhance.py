@@ -107,7 +107,13 @@ def simulate_labels(
     reward_1, reward_2 = scale * raw_1, scale * raw_2
     drift = reward_1 - reward_2
     choice, response_time = ddm.simulate(drift, barrier, np.random.default_rng(seed))
-    check_labels(choice, response_time, pair_index, f"labels simulated from {source}")
+    check_labels(
+        choice,
+        response_time,
+        pair_index,
+        f"labels simulated from {source}",
+        advice="check the rewards and the ddm settings",
+    )
     correlation = check_choice_sign(choice, drift, source, barrier)
     log.info(
         "%d pairs, reward scale %.6g, std(r1 - r2) %.4f, corr(choice, r1 - r2) %.4f, mean T %.4f",

@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 from rtpref.chunks import DataError
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+READ_ADVICE = "rebuild the labels (rule enhance) from valid rewards"
 
 
 def _refuse(
@@ -24,13 +25,13 @@ def _refuse(
     pair_index: NDArray,
     rows: NDArray | None,
     what: str,
+    advice: str,
 ) -> None:
     position = int(np.flatnonzero(bad)[0])
     row = position if rows is None else int(rows[position])
     raise DataError(
         f"{source}: column {column!r} has {int(bad.sum())} row(s) {what}, first at row {row} "
-        f"(pair_index {int(pair_index[position])}, value {values[position]!r}); "
-        "rebuild the labels (rule enhance) from valid rewards"
+        f"(pair_index {int(pair_index[position])}, value {values[position].item()!r}); {advice}"
     )
 
 
@@ -40,13 +41,15 @@ def check_labels(
     pair_index: NDArray,
     source: str,
     rows: NDArray | None = None,
+    advice: str = READ_ADVICE,
 ) -> None:
     """Raise DataError unless every choice is -1 or +1 and every response time is in
-    (0, 3.4e38]; ``rows`` are the row numbers in ``source`` when they are not 0, 1, 2, ..."""
+    (0, 3.4e38]; ``rows`` are the row numbers in ``source`` when they are not 0, 1, 2, ...;
+    ``advice`` ends the message (what to do)."""
     choice = np.asarray(choice)
     bad_choice = (choice != 1) & (choice != -1)
     if bad_choice.any():
-        _refuse(source, "choice", bad_choice, choice, pair_index, rows, "not -1 or +1")
+        _refuse(source, "choice", bad_choice, choice, pair_index, rows, "not -1 or +1", advice)
     response_time = np.asarray(response_time, dtype=np.float64)
     # Written as a negation so that NaN counts as out of range.
     not_positive = ~(response_time > 0)
@@ -59,6 +62,7 @@ def check_labels(
             pair_index,
             rows,
             "that are not positive numbers",
+            advice,
         )
     too_large = response_time > FLOAT32_MAX
     if too_large.any():
@@ -71,4 +75,5 @@ def check_labels(
             rows,
             f"above {FLOAT32_MAX:.3g}, the largest float32 that training can hold "
             "(lower ddm.barrier or the reward scale)",
+            advice,
         )
