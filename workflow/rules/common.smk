@@ -1,9 +1,16 @@
+import sys
 from pathlib import Path
 
 import yaml
 from snakemake.utils import validate
 
 from rtpref.configuration import ConfigError, check_config, coerce_to_schema
+from rtpref.interrupt import (
+    SIGTERM_EXIT_STATUS,
+    sigterm_received,
+    sigterm_summary,
+    watch_sigterm,
+)
 from rtpref.learners.config import options_for
 
 SCHEMA_FILE = Path(workflow.current_basedir) / "../../config/schema.yaml"
@@ -113,3 +120,20 @@ def get_final_output():
         *expand(results("figures/{metric}.png"), metric=FIGURE_METRICS),
         results("figures/ddm_check.png"),
     ]
+
+
+onstart:
+    watch_sigterm()
+
+
+onerror:
+    # After a SIGTERM, say what happened instead of Snakemake's "At least one job did not
+    # complete successfully", which it also prints when every job that ran succeeded.
+    if sigterm_received():
+        print(
+            sigterm_summary(
+                workflow.scheduler.failed, workflow.scheduler.remaining_jobs
+            ),
+            file=sys.stderr,
+        )
+        raise SystemExit(SIGTERM_EXIT_STATUS)
