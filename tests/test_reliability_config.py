@@ -122,7 +122,12 @@ CASES: list[tuple[str, Callable[[Config], None], tuple[str, ...]]] = [
         ("test_size=900 leaves no training pairs", "provides 900"),
     ),
     ("test_size_zero", _set("test_size", 0), ("instance['test_size']",)),
-    ("bad_name_pattern", _set("name", "my run/../x"), ("instance['name']", "does not match")),
+    ("bad_name_pattern", _set("name", "my run"), ("instance['name']", "does not match")),
+    (
+        "name_outside_results",
+        _set("name", ".."),
+        ("config key name: '..' is a path, not a name", "e.g. my_experiment"),
+    ),
     ("zero_shards", _set("shards", 0), ("instance['shards']", "less than the minimum of 1")),
     (
         "block_not_a_mapping",
@@ -155,6 +160,24 @@ def test_bad_config_stops_before_any_job(
     path = workflow.write_config(config)
     result = workflow.run("--cores", "1", "--configfile", str(path), check=False, timeout=300)
     assert_stopped_before_any_job(workflow, result, needles)
+
+
+def test_a_key_given_twice_in_the_config_file_stops_before_any_job(
+    workflow: Workflow, tiny_config: Config
+) -> None:
+    path = workflow.write_config(tiny_config)
+    lines = path.read_text().splitlines()
+    lines.append("test_size: 100")
+    path.write_text("\n".join(lines) + "\n")
+    first = 1 + next(number for number, line in enumerate(lines) if line.startswith("test_size:"))
+    result = workflow.run("--cores", "1", "--configfile", str(path), check=False, timeout=300)
+    assert_stopped_before_any_job(
+        workflow,
+        result,
+        (f"line {len(lines)}: config key test_size is given twice (first on line {first})",),
+    )
+    # One message, not a traceback through the library.
+    assert "rtpref/configuration.py" not in result.stdout + result.stderr
 
 
 def test_bad_command_line_override_is_validated(workflow: Workflow, tiny_config: Config) -> None:

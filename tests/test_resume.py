@@ -24,6 +24,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from conftest import SNAKEMAKE, TINY_SYNTHETIC, Workflow
+from image_helpers import planned_jobs
 
 pytestmark = pytest.mark.workflow
 
@@ -204,3 +205,37 @@ def test_killed_run_resumes_to_the_same_summary(
     assert chunks.stat().st_mtime_ns == chunks_mtime
     for path, mtime in finished_before.items():
         assert path.stat().st_mtime_ns == mtime, f"{path} was recomputed"
+
+
+def test_sigterm_lets_running_jobs_finish_and_says_so(workflow: Workflow) -> None:
+    """SIGTERM to Snakemake alone: the running job finishes, no new one starts, and the last
+    word says that (not Snakemake's "At least one job did not complete successfully")."""
+    config = CONFIG | {"algorithms": ["log_loss"]}
+    workflow.write_config(config)
+    root = workflow.root
+    command = [SUMMARY, "--cores", "1", "--resources", "gpu=1", "--configfile", "test.yaml"]
+    process = start(root, *command)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while (log := training_in_progress(root)) is None:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"no training run started\n{output(root)[-4000:]}")
+            time.sleep(0.05)
+        os.kill(process.pid, signal.SIGTERM)
+        process.wait(timeout=TIMEOUT)
+    finally:
+        if process.poll() is None:
+            kill_group(process, signal.SIGKILL)
+    text = output(root)
+    assert process.returncode == 128 + signal.SIGTERM, text[-4000:]
+    assert "rtpref: stopped by SIGTERM: every job that was running finished and was kept" in text
+    assert "job(s) were not started. Run the same command again" in text
+    assert "did not complete successfully" not in text, text[-4000:]
+    algorithm, size, seed = log.parent.parent.name, log.parent.name, log.stem
+    assert (root / "results" / NAME / "runs" / algorithm / size / seed / "metrics.json").exists()
+    # The lock is gone and the rest is still to do.
+    plan = subprocess.run(
+        [*SNAKEMAKE, *command, "-n"], cwd=root, capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert plan.returncode == 0, plan.stdout[-2000:] + plan.stderr[-2000:]
+    assert planned_jobs(plan.stdout)["train"] == len(config["seeds"]) - 1

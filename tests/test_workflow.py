@@ -35,6 +35,16 @@ def test_end_to_end_rerun_and_determinism(workflow, tiny_config, tmp_path: Path)
     again = workflow.run("--cores", "2", "--configfile", str(config))
     assert "Nothing to be done" in again.stdout + again.stderr
 
+    # A deleted run is rebuilt by the same command, and the summary follows.
+    deleted = root / "runs" / "log_loss" / "n200" / "seed1" / "metrics.json"
+    deleted.unlink()
+    summary_mtime = (root / "summary.parquet").stat().st_mtime_ns
+    workflow.run("--cores", "2", "--configfile", str(config))
+    assert deleted.exists(), "a deleted run was not rebuilt"
+    assert (root / "summary.parquet").stat().st_mtime_ns > summary_mtime
+    keys = ["algorithm", "n", "seed", *METRICS]
+    assert pl.read_parquet(root / "summary.parquet").select(keys).equals(summary.select(keys))
+
     # The same config in a fresh directory gives bitwise-identical metrics.
     from tests.conftest import Workflow
 
@@ -43,7 +53,6 @@ def test_end_to_end_rerun_and_determinism(workflow, tiny_config, tmp_path: Path)
     fresh = Workflow(fresh_root)
     fresh.run("--cores", "2", "--configfile", str(fresh.write_config(tiny_config)))
     other = pl.read_parquet(fresh_root / "results" / "tiny" / "summary.parquet")
-    keys = ["algorithm", "n", "seed", *METRICS]
     assert summary.select(keys).equals(other.select(keys))
 
 

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from rtpref.data import DataError, Pairs, check_finite, open_parquet, require_columns
+from rtpref.labels import check_labels
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +229,13 @@ def _fill_from_file(
                     str(path),
                     group_start + take,
                 )
+            check_labels(
+                out["choice"][target],
+                out["response_time"][target],
+                out["pair_index"][target],
+                str(path),
+                group_start + take,
+            )
             filled += take.size
         group_start += group_rows
     return filled

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+from scipy import stats
 
 from rtpref import ddm
 from rtpref.data import DataError, check_finite, read_parquet, require_columns
+from rtpref.labels import check_labels
 
 log = logging.getLogger(__name__)
 
@@ -29,23 +31,55 @@ def read_rewards(paths: Sequence[str | Path]) -> pa.Table:
 
 
 class SignCheckError(RuntimeError):
-    """Simulated choices do not agree with the reward difference: a sign flip somewhere."""
+    """Simulated choices do not follow the reward difference: a sign flip, or no signal."""
 
 
-def check_choice_sign(choice: np.ndarray, drift: np.ndarray, source: str) -> float:
-    """corr(choice, drift) must be > 0; a flip would turn every learner into an anti-learner."""
+# Two-sided p-value below which corr(choice, r1 - r2) counts as clearly positive or negative.
+SIGN_CHECK_LEVEL = 1e-3
+
+
+def _no_signal_reason(drift: np.ndarray, barrier: float | None) -> str:
+    """Why choices are noise: how far P(choice = +1) = sigmoid(2 a v) strays from 1/2."""
+    spread = f"std(r1 - r2) = {np.std(drift):.3g}"
+    if barrier is None:
+        return f"{spread}; raise the reward scale or ddm.barrier"
+    lean = float(np.median(np.abs(ddm.choice_prob(drift, barrier) - 0.5)))
+    return (
+        f"with barrier a = {barrier:g} and {spread}, P(choice = +1) = sigmoid(2 a (r1 - r2)) "
+        f"is within {lean:.2g} of 1/2 for half of the pairs; raise ddm.barrier or the reward "
+        "scale (ddm.reward_diff_std / ddm.reward_scale)"
+    )
+
+
+def check_choice_sign(
+    choice: np.ndarray, drift: np.ndarray, source: str, barrier: float | None = None
+) -> float:
+    """corr(choice, drift) must be clearly > 0; a flip would turn every learner into an
+    anti-learner, and choices that carry no signal would train nothing.
+
+    "Clearly" is a test of zero correlation at SIGN_CHECK_LEVEL: a clearly negative correlation
+    is a flip; one that cannot be told from zero means the data carry no signal (a barrier or
+    reward scale so small that every choice is a coin flip), not that choices are flipped.
+    """
     if np.std(choice) == 0 or np.std(drift) == 0:
         raise SignCheckError(
             f"{source}: choices or reward differences are constant; "
             "cannot check that choices follow rewards"
         )
-    correlation = float(np.corrcoef(choice.astype(np.float64), drift)[0, 1])
-    if not correlation > 0:
+    test = stats.pearsonr(choice.astype(np.float64), drift)
+    correlation, p_value = float(test.statistic), float(test.pvalue)
+    if correlation > 0 and p_value < SIGN_CHECK_LEVEL:
+        return correlation
+    if correlation < 0 and p_value < SIGN_CHECK_LEVEL:
         raise SignCheckError(
             f"{source}: corr(choice, r1 - r2) = {correlation:.4f} <= 0; "
             "choices are flipped relative to rewards"
         )
-    return correlation
+    raise SignCheckError(
+        f"{source}: corr(choice, r1 - r2) = {correlation:.4f} over {len(drift)} pairs cannot be "
+        f"told from 0 (p = {p_value:.2g}): the choices carry no signal about the rewards; "
+        + _no_signal_reason(drift, barrier)
+    )
 
 
 def simulate_labels(
@@ -84,7 +118,14 @@ def simulate_labels(
     reward_1, reward_2 = scale * raw_1, scale * raw_2
     drift = reward_1 - reward_2
     choice, response_time = ddm.simulate(drift, barrier, np.random.default_rng(seed))
-    correlation = check_choice_sign(choice, drift, source)
+    check_labels(
+        choice,
+        response_time,
+        pair_index,
+        f"labels simulated from {source}",
+        advice="check the rewards and the ddm settings",
+    )
+    correlation = check_choice_sign(choice, drift, source, barrier)
     log.info(
         "%d pairs, reward scale %.6g, std(r1 - r2) %.4f, corr(choice, r1 - r2) %.4f, mean T %.4f",
         len(drift),

@@ -27,6 +27,7 @@ from rtpref.chunks import (
 )
 from rtpref.data import DataError, check_finite, open_parquet
 from rtpref.io import atomic_path
+from rtpref.labels import check_labels
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,12 @@ def read_labels(path: Path) -> pa.Table:
         )
     for name in ("reward_1", "reward_2", "response_time"):
         check_finite(name, labels.column(name).to_numpy(), pair_index, str(path))
+    check_labels(
+        labels.column("choice").to_numpy(),
+        labels.column("response_time").to_numpy(),
+        pair_index,
+        str(path),
+    )
     return labels
 
 

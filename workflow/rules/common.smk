@@ -1,14 +1,28 @@
+import sys
 from pathlib import Path
 
 import yaml
 from snakemake.utils import validate
 
-from rtpref.configuration import coerce_to_schema
+from rtpref.configuration import ConfigError, check_config, coerce_to_schema
+from rtpref.interrupt import (
+    SIGTERM_EXIT_STATUS,
+    sigterm_received,
+    sigterm_summary,
+    watch_sigterm,
+)
 from rtpref.names import FIGURE_METRICS, options_for
 
 SCHEMA_FILE = Path(workflow.current_basedir) / "../../config/schema.yaml"
-# `--config` values arrive as strings; type them by the schema, then validate.
-config.update(coerce_to_schema(config, yaml.safe_load(SCHEMA_FILE.read_text())))
+SCHEMA = yaml.safe_load(SCHEMA_FILE.read_text())
+# `--config` values arrive as strings; type them by the schema, then check what the schema
+# cannot (duplicate keys in the files, NaN, 200.0 as a count, a name that is a path), validate.
+config.update(coerce_to_schema(config, SCHEMA))
+try:
+    check_config(config, SCHEMA, workflow.configfiles)
+except ConfigError as error:
+    # Raised afresh so that Snakemake prints the message without the library's frames.
+    raise ConfigError(str(error)) from None
 validate(config, schema=str(SCHEMA_FILE))
 
 NAME = config["name"]
@@ -95,8 +109,29 @@ def run_metrics():
 
 
 def get_final_output():
+    # Every run is a target of its own: Snakemake does not rebuild a missing intermediate
+    # whose consumers are up to date, so a deleted metrics.json would otherwise stay missing
+    # while the summary kept reporting it.
     return [
+        *run_metrics(),
         results("summary.parquet"),
         *expand(results("figures/{metric}.png"), metric=FIGURE_METRICS),
         results("figures/ddm_check.png"),
     ]
+
+
+onstart:
+    watch_sigterm()
+
+
+onerror:
+    # After a SIGTERM, say what happened instead of Snakemake's "At least one job did not
+    # complete successfully", which it also prints when every job that ran succeeded.
+    if sigterm_received():
+        print(
+            sigterm_summary(
+                workflow.scheduler.failed, workflow.scheduler.remaining_jobs
+            ),
+            file=sys.stderr,
+        )
+        raise SystemExit(SIGTERM_EXIT_STATUS)
