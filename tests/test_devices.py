@@ -1,4 +1,5 @@
-"""The GPU lease (DESIGN §2.4), tested without a GPU by faking the device count.
+"""The GPU lease (one GPU per training job, see rtpref.devices), tested without a GPU by
+faking the device count.
 
 Leases that must exclude each other run in separate processes, as Snakemake jobs do: flock
 conflicts are between open file descriptions, and each job is its own process.

@@ -9,7 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from image_helpers import TINY_DEMO_MODEL, planned_jobs, tiny_demo_config, without_slurm_probe
+from helpers import Workflow, planned_jobs, without_slurm_probe
+from image_helpers import tiny_demo_config, tiny_demo_model
 
 from rtpref.chunks import DataError, features_to_numpy, write_split_chunks
 from rtpref.embedding import BatchSettings, encode_shard, features_table
@@ -24,6 +25,7 @@ from rtpref.scoring import rewards_table
 from rtpref.sources.demo import RAW_SCHEMA, DemoConfig, make_pair, shard_bounds, write_demo_shards
 
 DEMO = DemoConfig(n_pairs=50, seed=1, image_size=32)
+TINY_DEMO_MODEL = tiny_demo_model()
 
 
 @pytest.fixture(scope="module")
@@ -256,8 +258,6 @@ def _chunk_tables(root: Path) -> dict[str, pa.Table]:
 def test_chunks_identical_for_one_and_three_shards_and_ddm_changes_skip_models(
     tmp_path: Path,
 ) -> None:
-    from conftest import Workflow
-
     environment = without_slurm_probe(tmp_path)
     chunks = {}
     workspaces = {}

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import TINY_SYNTHETIC, Workflow
+from helpers import Workflow, load_test_config
 from image_helpers import pickapic_rows, save_pickapic_parquet, tiny_demo_config
 
 from rtpref.chunks import DataError, chunk_files, features_to_arrow, features_to_numpy
@@ -30,6 +30,7 @@ from rtpref.sources.pickapic import PickapicConfig, open_stream, write_raw_shard
 pytestmark = pytest.mark.workflow
 
 TIMEOUT = 300  # seconds per Snakemake command: a guard against hangs, not a threshold
+TINY_SYNTHETIC = load_test_config("tiny_synthetic")
 NAME = TINY_SYNTHETIC["name"]
 RESULTS = f"results/{NAME}"
 RUN = "log_loss/n200/seed0"

@@ -10,7 +10,6 @@ with SIGKILL.
 from __future__ import annotations
 
 import ast
-import copy
 import io
 import json
 import math
@@ -29,7 +28,7 @@ import psutil
 import pyarrow.parquet as pq
 import pytest
 import torch
-from conftest import REPO, TINY_SYNTHETIC, Workflow
+from helpers import REPO, Workflow, load_test_config
 from image_helpers import (
     pickapic_rows,
     save_pickapic_parquet,
@@ -51,7 +50,7 @@ from rtpref.summary import METRIC_COLUMNS
 
 TIMEOUT = 300  # seconds for any one Snakemake command: a guard against hangs, not a threshold
 NAME = "kills"
-CONFIG = copy.deepcopy(TINY_SYNTHETIC) | {
+CONFIG = load_test_config("tiny_synthetic") | {
     "name": NAME,
     "sizes": [200],
     "seeds": [0, 1],

@@ -1,8 +1,8 @@
 """Resume: a local run killed during training is finished by running the same command again.
 
-DESIGN §2.7: "A killed run is resumed by running the same command (`--rerun-incomplete` where
-Snakemake asks)." Each test kills the whole Snakemake process group (Snakemake and its jobs)
-while a training job is inside its epoch loop, reruns the command, and compares the final
+A killed run is resumed by running the same command (`--rerun-incomplete` where Snakemake
+asks), as the README says. Each test kills the whole Snakemake process group (Snakemake and its
+jobs) while a training job is inside its epoch loop, reruns the command, and compares the final
 summary with that of an uninterrupted run of the same config, exactly (bit for bit), except
 for the wall-clock columns.
 
@@ -13,7 +13,6 @@ The test does what the README tells a user to do in that case.
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 import signal
@@ -23,30 +22,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import SNAKEMAKE, TINY_SYNTHETIC, Workflow
+from helpers import SNAKEMAKE, Workflow, load_test_config
 
 pytestmark = pytest.mark.workflow
 
 TIMEOUT = 300  # seconds for any one Snakemake command; a bound, not a pass/fail threshold
-NAME = "resume"
-# Long enough per run that a kill lands inside the epoch loop: 4 runs, each a few seconds.
-CONFIG = copy.deepcopy(TINY_SYNTHETIC) | {
-    "name": NAME,
-    "sizes": [1200],
-    "seeds": [0, 1],
-    "algorithms": ["log_loss", "orthogonal"],
-    "test_size": 300,
-}
-CONFIG["synthetic"] = {**CONFIG["synthetic"], "n_pairs": 1500}
-CONFIG["training"] = {
-    **CONFIG["training"],
-    "hidden": [32, 32],
-    "log_loss_hidden": [32, 32],
-    "batch_size": 32,
-    "log_loss_epochs": 30,
-    "stage1_epochs": 12,
-    "stage2_epochs": 30,
-}
+CONFIG = load_test_config("resume")
+NAME = CONFIG["name"]
 RUNS = len(CONFIG["sizes"]) * len(CONFIG["seeds"]) * len(CONFIG["algorithms"])
 # The summary is the target: figures add minutes on 2 cores and nothing to what is tested.
 SUMMARY = f"results/{NAME}/summary.parquet"

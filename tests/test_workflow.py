@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from image_helpers import planned_jobs
+from helpers import Workflow, planned_jobs
 
 from rtpref.summary import METRIC_COLUMNS
 
@@ -36,8 +36,6 @@ def test_end_to_end_rerun_and_determinism(workflow, tiny_config, tmp_path: Path)
     assert "Nothing to be done" in again.stdout + again.stderr
 
     # The same config in a fresh directory gives bitwise-identical metrics.
-    from tests.conftest import Workflow
-
     fresh_root = tmp_path / "fresh"
     fresh_root.mkdir()
     fresh = Workflow(fresh_root)
