@@ -116,6 +116,24 @@ def test_raw_names_the_file_of_a_missing_column(assets: dict[str, Path], tmp_pat
     assert str(broken) in str(error.value) and "label_1" in str(error.value)
 
 
+def test_pickapic_raw_fails_when_filtering_leaves_nothing(tmp_path: Path) -> None:
+    rows = 12
+    save_pickapic_parquet(
+        tmp_path / "dataset",
+        pickapic_rows(rows, set(range(0, rows, 2)), set(range(1, rows, 2)), seed=0),
+        "train",
+        files=1,
+    )
+    config = PickapicConfig(local_path=str(tmp_path / "dataset"))
+    paths = [tmp_path / "out" / f"shard-{i}.parquet" for i in range(2)]
+    with pytest.raises(DataError) as error:
+        write_raw_shards(open_stream(config, "train"), paths, sample_size=None)
+    message = str(error.value)
+    assert str(tmp_path / "dataset") in message and "no usable pairs in 12 rows" in message
+    assert "6 ties, 6 undecodable" in message
+    assert not list((tmp_path / "out").iterdir())
+
+
 # --- loaders without network ----------------------------------------------------------------
 
 

@@ -20,12 +20,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from helpers import Workflow, load_test_config
-from image_helpers import pickapic_rows, save_pickapic_parquet, tiny_demo_config
+from image_helpers import tiny_demo_config
 
 from rtpref.chunks import DataError, chunk_files, features_to_arrow, features_to_numpy
 from rtpref.learners import TrainingDiverged
 from rtpref.run import run_training
-from rtpref.sources.pickapic import PickapicConfig, open_stream, write_raw_shards
 
 pytestmark = pytest.mark.workflow
 
@@ -269,27 +268,6 @@ def test_corrupt_image_bytes_fail_score_and_embed(tmp_path: Path) -> None:
         needle,
     )
     assert "rtpref: rule embed failed: DataError: " + needle in stderr
-
-
-# --- zero rows after filtering ---------------------------------------------------------------
-
-
-def test_pickapic_raw_fails_when_filtering_leaves_nothing(tmp_path: Path) -> None:
-    rows = 12
-    save_pickapic_parquet(
-        tmp_path / "dataset",
-        pickapic_rows(rows, set(range(0, rows, 2)), set(range(1, rows, 2)), seed=0),
-        "train",
-        files=1,
-    )
-    config = PickapicConfig(local_path=str(tmp_path / "dataset"))
-    paths = [tmp_path / "out" / f"shard-{i}.parquet" for i in range(2)]
-    with pytest.raises(DataError) as error:
-        write_raw_shards(open_stream(config, "train"), paths, sample_size=None)
-    message = str(error.value)
-    assert str(tmp_path / "dataset") in message and "no usable pairs in 12 rows" in message
-    assert "6 ties, 6 undecodable" in message
-    assert not list((tmp_path / "out").iterdir())
 
 
 # --- science guards --------------------------------------------------------------------------
