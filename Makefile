@@ -33,7 +33,7 @@ test-fast: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/snakefmt --check .
-	$(BIN)/snakemake --lint
+	$(BIN)/python .ci/snakemake_lint.py
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m benchmarks.run
