@@ -20,3 +20,13 @@ def workflow(request: pytest.FixtureRequest, tmp_path: Path) -> Workflow:
 @pytest.fixture
 def tiny_config() -> dict:
     return load_test_config("tiny_synthetic")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Workflow:
+    """.test/config/tiny_synthetic.yaml run to the end once (as test.yaml), for the workflow
+    tests that inspect it or copy it; none may change it."""
+    workflow = Workflow(tmp_path_factory.mktemp("tiny_run"))
+    config = workflow.write_config(load_test_config("tiny_synthetic"))
+    workflow.run("--cores", "2", "--resources", "gpu=2", "--configfile", str(config))
+    return workflow

@@ -1,7 +1,7 @@
 """Bad data and science guards at the workflow level: the rule fails with the file (and row)
 named on the terminal, and leaves no output behind.
 
-A tiny synthetic run is finished once (up to one training run); each case works on a copy of
+A tiny synthetic run is finished once (the session's `tiny_run`); each case works on a copy of
 it, damages one input, deletes the output of the rule under test and runs that rule again.
 Unit-level cases of the same faults are in test_chunks.py (missing column, NaN features,
 duplicate ids, corrupt and wrong-width chunks) and test_images.py (corrupt image bytes, NaN from
@@ -41,12 +41,9 @@ CHUNKS = (f"{RESULTS}/chunks/train", f"{RESULTS}/chunks/test")
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory: pytest.TempPathFactory) -> Workflow:
-    """The tiny synthetic run up to one finished training run."""
-    workflow = Workflow(tmp_path_factory.mktemp("finished"))
-    config = workflow.write_config(TINY_SYNTHETIC)
-    workflow.run(METRICS, "--cores", "2", "--configfile", str(config), timeout=TIMEOUT)
-    return workflow
+def finished(tiny_run: Workflow) -> Workflow:
+    """The tiny synthetic run, finished (shared with test_workflow.py; only copies change)."""
+    return tiny_run
 
 
 def clone(source: Workflow, root: Path) -> Workflow:

@@ -412,16 +412,8 @@ def test_score_and_embed_without_hub_or_cache_say_what_to_provide(
     save_pickapic_parquet(
         tmp_path / "dataset", pickapic_rows(24, set(), set(), seed=0), "train", files=1
     )
-    config = {
-        "name": "offline",
-        "source": "pickapic",
-        "sizes": [8],
-        "seeds": [0],
-        "algorithms": ["log_loss"],
-        "test_size": 8,
-        "shards": 1,
-        "pickapic": {"local_path": str(tmp_path / "dataset")},  # reference scorer and embedder
-    }
+    config = load_test_config("tiny_pickapic") | {"name": "offline", "shards": 1}
+    config["pickapic"]["local_path"] = str(tmp_path / "dataset")  # reference scorer, embedder
     path = workflow.write_config(config)
     empty_cache = tmp_path / "hf-home"
     environment = {
