@@ -5,88 +5,23 @@ from __future__ import annotations
 
 import datetime
 import io
-import os
-import re
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from helpers import load_test_config
 from PIL import Image
 
-# Small enough to run in a couple of seconds per job on a laptop CPU.
-TINY_DEMO_MODEL = {
-    "seed": 0,
-    "embed_dim": 16,
-    "image_size": 32,
-    "patch_size": 8,
-    "vision_width": 32,
-    "vision_layers": 1,
-    "text_width": 32,
-    "text_heads": 2,
-    "text_layers": 1,
-    "context_length": 24,
-}
+
+def tiny_demo_config(shards: int) -> dict:
+    """The demo source at a size that runs to chunks in well under a minute, in ``shards``."""
+    return load_test_config("tiny_demo") | {"shards": shards}
 
 
-def tiny_demo_config(shards: int, name: str = "tinydemo") -> dict:
-    """The demo source at a size that runs to chunks in well under a minute."""
-    return {
-        "name": name,
-        "source": "demo",
-        "sizes": [60, 120],
-        "seeds": [0],
-        "algorithms": ["log_loss", "orthogonal"],
-        "test_size": 60,
-        "shards": shards,
-        "demo": {"n_pairs": 240, "seed": 3, "image_size": 32, "model": TINY_DEMO_MODEL},
-        "ddm": {"barrier": 1.0, "seed": 0, "reward_diff_std": 1.0},
-        # 240 pairs in 3 shards of 80 with batches of 32: shard edges fall inside batches.
-        "embedding": {"batch_pairs": 32, "decode_workers": 2},
-        "chunks": {"rows_per_chunk": 50},
-        "training": {
-            "hidden": [8],
-            "log_loss_hidden": [8],
-            "dropout": 0.0,
-            "batch_norm": False,
-            "batch_size": 32,
-            "log_loss_epochs": 2,
-            "stage1_epochs": 2,
-            "stage2_epochs": 2,
-        },
-        "figures": {"ddm_check_rows": 200},
-    }
-
-
-def without_slurm_probe(directory: Path) -> dict[str, str]:
-    """Environment in which Snakemake's start-up SLURM probe fails at once.
-
-    The SLURM executor plugin runs `scontrol show config` whenever Snakemake starts; with SLURM
-    client tools installed but no controller answering, that waits ~9 s per invocation. A
-    failing stand-in on PATH keeps these tests about the image path.
-    """
-    shim = directory / "no-slurm-bin"
-    shim.mkdir(exist_ok=True)
-    (shim / "scontrol").write_text("#!/bin/sh\nexit 1\n")
-    (shim / "scontrol").chmod(0o755)
-    return {"PATH": f"{shim}:{os.environ['PATH']}"}
-
-
-def planned_jobs(dry_run_output: str) -> dict[str, int]:
-    """Job counts per rule from the table Snakemake prints for a dry run."""
-    counts: dict[str, int] = {}
-    in_table = False
-    for line in dry_run_output.splitlines():
-        if line.startswith("job") and "count" in line:
-            in_table = True
-            continue
-        if in_table:
-            match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-            if match and match.group(1) != "total":
-                counts[match.group(1)] = int(match.group(2))
-            elif line.strip().startswith("total"):
-                break
-    return counts
+def tiny_demo_model() -> dict:
+    """Settings of the tiny demo CLIP of .test/config/tiny_demo.yaml."""
+    return load_test_config("tiny_demo")["demo"]["model"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,7 +101,7 @@ def save_tiny_open_clip(directory: Path) -> None:
     """A tiny open_clip model in open_clip's local-dir layout (config JSON + safetensors)."""
     from rtpref.models import DEMO_CONFIG_NAME, DEMO_WEIGHTS_NAME, DemoModelConfig, save_demo_clip
 
-    settings = {**TINY_DEMO_MODEL, "seed": 7, "embed_dim": 12}
+    settings = {**tiny_demo_model(), "seed": 7, "embed_dim": 12}
     save_demo_clip(
         DemoModelConfig(**settings), directory / DEMO_CONFIG_NAME, directory / DEMO_WEIGHTS_NAME
     )

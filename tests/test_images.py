@@ -9,7 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from image_helpers import TINY_DEMO_MODEL, planned_jobs, tiny_demo_config, without_slurm_probe
+from helpers import Workflow, planned_jobs, without_slurm_probe
+from image_helpers import tiny_demo_config, tiny_demo_model
 
 from rtpref.chunks import features_to_numpy
 from rtpref.data import DataError
@@ -27,6 +28,7 @@ from rtpref.sources.raw import RAW_SCHEMA, shard_bounds
 from rtpref.split import write_split_chunks
 
 DEMO = DemoConfig(n_pairs=50, seed=1, image_size=32)
+TINY_DEMO_MODEL = tiny_demo_model()
 
 
 @pytest.fixture(scope="module")
@@ -259,8 +261,6 @@ def _chunk_tables(root: Path) -> dict[str, pa.Table]:
 def test_chunks_identical_for_one_and_three_shards_and_ddm_changes_skip_models(
     tmp_path: Path,
 ) -> None:
-    from conftest import Workflow
-
     environment = without_slurm_probe(tmp_path)
     chunks = {}
     workspaces = {}

@@ -12,13 +12,12 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from helpers import REPO, load_test_config, planned_jobs, without_slurm_probe
 from image_helpers import (
     pickapic_rows,
-    planned_jobs,
     save_pickapic_parquet,
     save_tiny_open_clip,
     save_tiny_transformers_clip,
-    without_slurm_probe,
 )
 
 from rtpref.data import DataError
@@ -31,7 +30,6 @@ from rtpref.sources.pickapic import (
     write_raw_shards,
 )
 
-REPO = Path(__file__).resolve().parents[1]
 ROWS = 40
 TIES = {5}
 CORRUPT = {12}
@@ -52,36 +50,15 @@ def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def pickapic_config(assets: dict[str, Path], **pickapic: object) -> dict:
-    return {
-        "name": "tinypick",
-        "source": "pickapic",
-        "sizes": [12, 24],
-        "seeds": [0],
-        "algorithms": ["orthogonal"],
-        "test_size": 8,
-        "shards": 2,
-        "pickapic": {
-            "local_path": str(assets["dataset"]),
-            "batch_rows": 9,
-            "scorer": {"model": str(assets["pickscore"]), "processor": str(assets["processor"])},
-            "embedder": {"model": f"local-dir:{assets['root'] / 'open_clip'}", "pretrained": None},
-            **pickapic,
-        },
-        "ddm": {"barrier": 1.0, "seed": 0, "reward_diff_std": 1.0},
-        "embedding": {"batch_pairs": 8},
-        "chunks": {"rows_per_chunk": 16},
-        "training": {
-            "hidden": [8],
-            "log_loss_hidden": [8],
-            "dropout": 0.0,
-            "batch_norm": False,
-            "batch_size": 8,
-            "log_loss_epochs": 2,
-            "stage1_epochs": 2,
-            "stage2_epochs": 2,
-        },
-        "figures": {"ddm_check_rows": 200},
+    """.test/config/tiny_pickapic.yaml reading the local stand-ins of ``assets``."""
+    config = load_test_config("tiny_pickapic")
+    config["pickapic"] |= {
+        "local_path": str(assets["dataset"]),
+        "scorer": {"model": str(assets["pickscore"]), "processor": str(assets["processor"])},
+        "embedder": {"model": f"local-dir:{assets['root'] / 'open_clip'}", "pretrained": None},
+        **pickapic,
     }
+    return config
 
 
 # --- raw shards from a local dataset --------------------------------------------------------
@@ -138,6 +115,24 @@ def test_raw_names_the_file_of_a_missing_column(assets: dict[str, Path], tmp_pat
     with pytest.raises(DataError) as error:
         open_stream(PickapicConfig(local_path=str(tmp_path)), "train")
     assert str(broken) in str(error.value) and "label_1" in str(error.value)
+
+
+def test_pickapic_raw_fails_when_filtering_leaves_nothing(tmp_path: Path) -> None:
+    rows = 12
+    save_pickapic_parquet(
+        tmp_path / "dataset",
+        pickapic_rows(rows, set(range(0, rows, 2)), set(range(1, rows, 2)), seed=0),
+        "train",
+        files=1,
+    )
+    config = PickapicConfig(local_path=str(tmp_path / "dataset"))
+    paths = [tmp_path / "out" / f"shard-{i}.parquet" for i in range(2)]
+    with pytest.raises(DataError) as error:
+        write_raw_shards(open_stream(config, "train"), paths, sample_size=None)
+    message = str(error.value)
+    assert str(tmp_path / "dataset") in message and "no usable pairs in 12 rows" in message
+    assert "6 ties, 6 undecodable" in message
+    assert not list((tmp_path / "out").iterdir())
 
 
 # --- loaders without network ----------------------------------------------------------------

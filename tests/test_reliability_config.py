@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Workflow
+from helpers import Workflow
 from image_helpers import tiny_demo_config
 
 pytestmark = pytest.mark.workflow

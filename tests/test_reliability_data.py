@@ -1,7 +1,7 @@
 """Bad data and science guards at the workflow level: the rule fails with the file (and row)
 named on the terminal, and leaves no output behind.
 
-A tiny synthetic run is finished once (up to one training run); each case works on a copy of
+A tiny synthetic run is finished once (the session's `tiny_run`); each case works on a copy of
 it, damages one input, deletes the output of the rule under test and runs that rule again.
 Unit-level cases of the same faults are in test_chunks.py (missing column, NaN features,
 duplicate ids, corrupt and wrong-width chunks) and test_images.py (corrupt image bytes, NaN from
@@ -19,18 +19,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import TINY_SYNTHETIC, Workflow
-from image_helpers import pickapic_rows, save_pickapic_parquet, tiny_demo_config
+from helpers import Workflow, load_test_config
+from image_helpers import tiny_demo_config
 
 from rtpref.chunks import chunk_files, features_to_arrow, features_to_numpy
 from rtpref.data import DataError
 from rtpref.learners import TrainingDiverged
 from rtpref.run import run_training
-from rtpref.sources.pickapic import PickapicConfig, open_stream, write_raw_shards
 
 pytestmark = pytest.mark.workflow
 
 TIMEOUT = 300  # seconds per Snakemake command: a guard against hangs, not a threshold
+TINY_SYNTHETIC = load_test_config("tiny_synthetic")
 NAME = TINY_SYNTHETIC["name"]
 RESULTS = f"results/{NAME}"
 RUN = "log_loss/n200/seed0"
@@ -42,12 +42,9 @@ CHUNKS = (f"{RESULTS}/chunks/train", f"{RESULTS}/chunks/test")
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory: pytest.TempPathFactory) -> Workflow:
-    """The tiny synthetic run up to one finished training run."""
-    workflow = Workflow(tmp_path_factory.mktemp("finished"))
-    config = workflow.write_config(TINY_SYNTHETIC)
-    workflow.run(METRICS, "--cores", "2", "--configfile", str(config), timeout=TIMEOUT)
-    return workflow
+def finished(tiny_run: Workflow) -> Workflow:
+    """The tiny synthetic run, finished (shared with test_workflow.py; only copies change)."""
+    return tiny_run
 
 
 def clone(source: Workflow, root: Path) -> Workflow:
@@ -269,27 +266,6 @@ def test_corrupt_image_bytes_fail_score_and_embed(tmp_path: Path) -> None:
         needle,
     )
     assert "rtpref: rule embed failed: DataError: " + needle in stderr
-
-
-# --- zero rows after filtering ---------------------------------------------------------------
-
-
-def test_pickapic_raw_fails_when_filtering_leaves_nothing(tmp_path: Path) -> None:
-    rows = 12
-    save_pickapic_parquet(
-        tmp_path / "dataset",
-        pickapic_rows(rows, set(range(0, rows, 2)), set(range(1, rows, 2)), seed=0),
-        "train",
-        files=1,
-    )
-    config = PickapicConfig(local_path=str(tmp_path / "dataset"))
-    paths = [tmp_path / "out" / f"shard-{i}.parquet" for i in range(2)]
-    with pytest.raises(DataError) as error:
-        write_raw_shards(open_stream(config, "train"), paths, sample_size=None)
-    message = str(error.value)
-    assert str(tmp_path / "dataset") in message and "no usable pairs in 12 rows" in message
-    assert "6 ties, 6 undecodable" in message
-    assert not list((tmp_path / "out").iterdir())
 
 
 # --- science guards --------------------------------------------------------------------------

@@ -10,7 +10,6 @@ with SIGKILL.
 from __future__ import annotations
 
 import ast
-import copy
 import io
 import json
 import math
@@ -29,7 +28,7 @@ import psutil
 import pyarrow.parquet as pq
 import pytest
 import torch
-from conftest import REPO, TINY_SYNTHETIC, Workflow
+from helpers import REPO, Workflow, load_test_config
 from image_helpers import (
     pickapic_rows,
     save_pickapic_parquet,
@@ -51,7 +50,7 @@ from rtpref.names import METRICS
 
 TIMEOUT = 300  # seconds for any one Snakemake command: a guard against hangs, not a threshold
 NAME = "kills"
-CONFIG = copy.deepcopy(TINY_SYNTHETIC) | {
+CONFIG = load_test_config("tiny_synthetic") | {
     "name": NAME,
     "sizes": [200],
     "seeds": [0, 1],
@@ -413,16 +412,8 @@ def test_score_and_embed_without_hub_or_cache_say_what_to_provide(
     save_pickapic_parquet(
         tmp_path / "dataset", pickapic_rows(24, set(), set(), seed=0), "train", files=1
     )
-    config = {
-        "name": "offline",
-        "source": "pickapic",
-        "sizes": [8],
-        "seeds": [0],
-        "algorithms": ["log_loss"],
-        "test_size": 8,
-        "shards": 1,
-        "pickapic": {"local_path": str(tmp_path / "dataset")},  # reference scorer and embedder
-    }
+    config = load_test_config("tiny_pickapic") | {"name": "offline", "shards": 1}
+    config["pickapic"]["local_path"] = str(tmp_path / "dataset")  # reference scorer, embedder
     path = workflow.write_config(config)
     empty_cache = tmp_path / "hf-home"
     environment = {

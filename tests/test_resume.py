@@ -13,7 +13,6 @@ The test does what the README tells a user to do in that case.
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 import signal
@@ -23,31 +22,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import SNAKEMAKE, TINY_SYNTHETIC, Workflow
-from image_helpers import planned_jobs
+from helpers import SNAKEMAKE, Workflow, load_test_config, planned_jobs
 
 pytestmark = pytest.mark.workflow
 
 TIMEOUT = 300  # seconds for any one Snakemake command; a bound, not a pass/fail threshold
-NAME = "resume"
-# Long enough per run that a kill lands inside the epoch loop: 4 runs, each a few seconds.
-CONFIG = copy.deepcopy(TINY_SYNTHETIC) | {
-    "name": NAME,
-    "sizes": [1200],
-    "seeds": [0, 1],
-    "algorithms": ["log_loss", "orthogonal"],
-    "test_size": 300,
-}
-CONFIG["synthetic"] = {**CONFIG["synthetic"], "n_pairs": 1500}
-CONFIG["training"] = {
-    **CONFIG["training"],
-    "hidden": [32, 32],
-    "log_loss_hidden": [32, 32],
-    "batch_size": 32,
-    "log_loss_epochs": 30,
-    "stage1_epochs": 12,
-    "stage2_epochs": 30,
-}
+CONFIG = load_test_config("resume")
+NAME = CONFIG["name"]
 RUNS = len(CONFIG["sizes"]) * len(CONFIG["seeds"]) * len(CONFIG["algorithms"])
 # The summary is the target: figures add minutes on 2 cores and nothing to what is tested.
 SUMMARY = f"results/{NAME}/summary.parquet"

@@ -13,7 +13,6 @@ comment (the rule), state, working directory and GPU request are checked there.
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 import signal
@@ -24,14 +23,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import SNAKEMAKE, TINY_SYNTHETIC, Workflow
+from helpers import SNAKEMAKE, Workflow, load_test_config
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
 
 SLURM_TIMEOUT = 900  # seconds for one Snakemake run through SLURM; a bound, never a threshold
 LOCAL_TIMEOUT = 300
 NAME = "slurmtiny"
-CONFIG = copy.deepcopy(TINY_SYNTHETIC) | {
+CONFIG = load_test_config("tiny_synthetic") | {
     "name": NAME,
     "sizes": [200],
     "seeds": [0, 1],

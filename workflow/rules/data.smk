@@ -6,8 +6,6 @@ rule synthetic_pairs:
         logs("synthetic/{split}.log"),
     benchmark:
         benchmarks("synthetic/{split}.tsv")
-    conda:
-        "../../envs/rtpref.yaml"
     params:
         synthetic=config["synthetic"],
     script:
@@ -23,8 +21,6 @@ rule enhance:
         logs("enhance/{split}.log"),
     benchmark:
         benchmarks("enhance/{split}.tsv")
-    conda:
-        "../../envs/rtpref.yaml"
     params:
         ddm=config["ddm"],
     script:
@@ -42,8 +38,6 @@ rule chunks:
         logs("chunks.log"),
     benchmark:
         benchmarks("chunks.tsv")
-    conda:
-        "../../envs/rtpref.yaml"
     params:
         test_size=config["test_size"],
         chunks=config["chunks"],

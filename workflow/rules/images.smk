@@ -40,8 +40,6 @@ rule raw:
         logs("raw/{split}.log"),
     benchmark:
         benchmarks("raw/{split}.tsv")
-    conda:
-        "../../envs/rtpref.yaml"
     threads: config[SOURCE].get("check_workers", 1)
     params:
         source=SOURCE,
@@ -57,8 +55,6 @@ rule demo_model:
         logs("models/demo_clip.log"),
     benchmark:
         benchmarks("models/demo_clip.tsv")
-    conda:
-        "../../envs/rtpref.yaml"
     params:
         model=config["demo"]["model"],
     script:
@@ -75,8 +71,6 @@ rule score:
         logs("scores/{split}/shard-{shard}.log"),
     benchmark:
         benchmarks("scores/{split}/shard-{shard}.tsv")
-    conda:
-        "../../envs/rtpref.yaml"
     threads: config["threads"]["embed"]
     resources:
         gpu=1,
@@ -97,8 +91,6 @@ rule embed:
         logs("embeddings/{split}/shard-{shard}.log"),
     benchmark:
         benchmarks("embeddings/{split}/shard-{shard}.tsv")
-    conda:
-        "../../envs/rtpref.yaml"
     threads: config["threads"]["embed"]
     resources:
         gpu=1,

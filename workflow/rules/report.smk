@@ -12,8 +12,6 @@ rule plot_metric:
         logs("figures/{metric}.log"),
     benchmark:
         benchmarks("figures/{metric}.tsv")
-    conda:
-        "../../envs/rtpref.yaml"
     script:
         "../scripts/plot_metric.py"
 
@@ -29,8 +27,6 @@ rule ddm_check:
         logs("figures/ddm_check.log"),
     benchmark:
         benchmarks("figures/ddm_check.tsv")
-    conda:
-        "../../envs/rtpref.yaml"
     params:
         barrier=config["ddm"]["barrier"],
         seed=config["ddm"]["seed"],

@@ -8,8 +8,6 @@ rule train:
         logs("train/{algorithm}/n{size}/seed{seed}.log"),
     benchmark:
         benchmarks("train/{algorithm}/n{size}/seed{seed}.tsv")
-    conda:
-        "../../envs/rtpref.yaml"
     threads: config["threads"]["train"]
     resources:
         gpu=1,
@@ -29,7 +27,5 @@ rule summary:
         logs("summary.log"),
     benchmark:
         benchmarks("summary.tsv")
-    conda:
-        "../../envs/rtpref.yaml"
     script:
         "../scripts/summary.py"
