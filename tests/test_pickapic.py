@@ -245,6 +245,16 @@ def test_a_missing_or_mistyped_open_clip_pretrained_is_refused_naming_the_key(
         ({"split": "validation"}, "no Parquet file of split 'validation'"),
         ({"sizes": [33]}, "test_size + max(sizes) = 41 but split 'train' has 40 rows"),
     ],
+    ids=[
+        "scorer_model",
+        "scorer_processor",
+        "pretrained_file",
+        "local_dir",
+        "local_path",
+        "sample_size",
+        "split",
+        "sizes",
+    ],
 )
 def test_inputs_are_checked_before_any_job(
     assets: dict[str, Path], change: dict, says: str
