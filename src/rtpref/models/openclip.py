@@ -115,7 +115,7 @@ def load_open_clip(
 
     if model_name.startswith("local-dir:"):
         require_local_dir(model_name)
-        source = model_name
+        source = "local-dir:" + str(Path(model_name.removeprefix("local-dir:")).expanduser())
     elif model_name.startswith("hf-hub:"):
         repo = model_name.removeprefix("hf-hub:")
         require_hub(f"open_clip model {repo}", hf_remedy(repo, "pickapic.embedder.model"))
@@ -127,6 +127,8 @@ def load_open_clip(
                 "built-in name (open_clip.list_models()), local-dir:/path or hf-hub:org/repo"
             )
         source = model_name
+        if pretrained and pretrained.startswith("~"):
+            pretrained = str(Path(pretrained).expanduser())
         if pretrained and not Path(pretrained).is_file():
             require_checkpoint_file(pretrained, config_key)
             # open_clip returns {} (not None) for a tag it does not know.

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 def _from_pretrained(loader: Any, name: str, what: str, config_key: str, **kwargs: Any) -> Any:
     """``loader.from_pretrained(name)``: a local dir, the HF cache, or (if reachable) the hub."""
     require_local_path(name, config_key)
+    name = str(Path(name).expanduser()) if name.startswith("~") else name
     if Path(name).exists():
         return loader.from_pretrained(name, local_files_only=True, **kwargs)
     try:
