@@ -189,7 +189,11 @@ def _incomplete(directory: Path, problem: str) -> DataError:
 def _read_manifest(directory: Path) -> list[dict]:
     path = directory / MANIFEST_NAME
     if not path.is_file():
-        raise _incomplete(directory, f"{path}: missing (the chunks job did not finish)")
+        raise _incomplete(
+            directory,
+            f"{path}: missing (the chunks job did not finish, or an rtpref without chunk "
+            "manifests wrote the directory)",
+        )
     try:
         manifest = json.loads(path.read_text())
         records = manifest["files"]
