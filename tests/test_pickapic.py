@@ -26,6 +26,7 @@ from rtpref.hub import HubResourceUnavailable
 from rtpref.models import load_open_clip, load_pickscore
 from rtpref.sources.pickapic import (
     PickapicConfig,
+    Stream,
     check_inputs,
     local_parquet_files,
     open_stream,
@@ -152,6 +153,23 @@ def test_raw_fails_when_the_sample_is_larger_than_the_data(
     with pytest.raises(DataError, match="sample_size is 40"):
         write_raw_shards(open_stream(config, "train"), [path], config.sample_size)
     assert not path.exists() and not list(tmp_path.iterdir())
+
+
+def test_raw_checks_sizes_against_the_split_before_streaming(tmp_path: Path) -> None:
+    def rows_never_read():
+        raise AssertionError("streamed although the split is too small")
+        yield
+
+    # The hub's metadata gives the split's row count before the stream starts.
+    stream = Stream(rows_never_read(), 583_747, "yuvalkirstain/pickapic_v1@main split train")
+    path = tmp_path / "shard-0.parquet"
+    with pytest.raises(DataError) as error:
+        write_raw_shards(stream, [path], None, needed_rows=10_000 + 600_000)
+    assert str(error.value).startswith(
+        "yuvalkirstain/pickapic_v1@main split train: test_size + max(sizes) = 610000 but the "
+        "split has 583747 rows"
+    )
+    assert not list(tmp_path.iterdir())
 
 
 def test_raw_names_the_file_of_a_missing_column(assets: dict[str, Path], tmp_path: Path) -> None:

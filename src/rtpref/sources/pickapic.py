@@ -278,8 +278,20 @@ def write_raw_shards(
     sample_size: int | None,
     check_workers: int = 4,
     row_group_rows: int = 128,
+    needed_rows: int | None = None,
 ) -> DropCounts:
-    """Filter the stream and write its kept rows as contiguous, ascending raw shards."""
+    """Filter the stream and write its kept rows as contiguous, ascending raw shards.
+
+    ``needed_rows`` (test_size + the largest size) is checked against the split's row count
+    before any row is streamed, where the source knows that count (the hub's metadata).
+    """
+    too_few = stream.total_rows is not None and sample_size is None and needed_rows is not None
+    if too_few and needed_rows > stream.total_rows:
+        raise DataError(
+            f"{stream.description}: test_size + max(sizes) = {needed_rows} but the split has "
+            f"{stream.total_rows} rows (fewer pairs once ties and undecodable images are "
+            "dropped); lower sizes or test_size"
+        )
     router = ShardRouter(len(paths), sample_size, stream.total_rows)
     counts = DropCounts()
     started = last_report = time.perf_counter()
@@ -359,7 +371,12 @@ def write_raw_shards(
     return counts
 
 
-def write_raw(config: PickapicConfig, split: str, paths: Sequence[str | Path]) -> DropCounts:
+def write_raw(
+    config: PickapicConfig,
+    split: str,
+    paths: Sequence[str | Path],
+    needed_rows: int | None = None,
+) -> DropCounts:
     """Stream ``split`` of the configured source into the raw shards ``paths``."""
     return write_raw_shards(
         open_stream(config, split),
@@ -367,4 +384,5 @@ def write_raw(config: PickapicConfig, split: str, paths: Sequence[str | Path]) -
         config.sample_size,
         check_workers=config.check_workers,
         row_group_rows=config.row_group_rows,
+        needed_rows=needed_rows,
     )
