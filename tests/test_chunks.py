@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,11 +11,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from rtpref.chunks import (
+    MANIFEST_NAME,
+    ChunkWriter,
     chunk_files,
     features_to_arrow,
     features_to_numpy,
     index_chunks,
     load_pairs,
+    write_manifest,
 )
 from rtpref.data import DataError
 from rtpref.split import write_split_chunks
@@ -148,6 +152,8 @@ def test_corrupt_and_wrong_width_chunks(tmp_path: Path) -> None:
                      "reward_1": [0.0], "reward_2": [0.0],
                      "choice": pa.array([1], pa.int8()), "response_time": [1.0]})
     pq.write_table(wide, victim)
+    # A directory whose manifest vouches for a bad file (a writer bug): the schema check remains.
+    write_manifest(train)
     with pytest.raises(DataError, match=rf"{victim.name}.*width.*expected {DIM}"):
         load_pairs(train)
 
@@ -173,3 +179,66 @@ def test_load_leaves_arrow_memory_pool_as_it_was(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="row group 0 unreadable"):
         load_pairs(train)
     assert pa.default_memory_pool().backend_name == before
+
+
+def _damage(train: Path, fault: str) -> Path:
+    """Apply ``fault`` to the chunk directory ``train``; return the file it concerns."""
+    files = chunk_files(train)
+    if fault == "deleted":
+        files[1].unlink()
+        return files[1]
+    if fault == "extra":
+        extra = train / "chunk-00099.parquet"
+        extra.write_bytes(files[0].read_bytes())
+        return extra
+    if fault == "truncated":
+        # Fewer rows in a file that still reads: only the manifest can tell.
+        pq.write_table(pq.read_table(files[1]).slice(0, 10), files[1])
+        return files[1]
+    if fault == "rewritten":
+        # Same rows, same size: another pair_index in one row changes only the footer's stats.
+        table = pq.read_table(files[0])
+        ids = table["pair_index"].to_numpy().copy()
+        ids[0] -= 1
+        scratch = train.parent / "rewritten"
+        scratch.mkdir()
+        writer = ChunkWriter(scratch, DIM, table.num_rows)
+        writer.append(table.set_column(0, "pair_index", pa.array(ids)))
+        writer.close()
+        (scratch / files[0].name).replace(files[0])
+        return files[0]
+    (train / MANIFEST_NAME).unlink()
+    return train / MANIFEST_NAME
+
+
+@pytest.mark.parametrize("fault", ["deleted", "extra", "truncated", "rewritten", "no_manifest"])
+def test_changed_chunk_directory_is_refused_naming_the_file(tmp_path: Path, fault: str) -> None:
+    labels, features = make_inputs(tmp_path, 1)
+    train, _ = build(tmp_path, labels, features, "a")
+    assert len(load_pairs(train)) == ROWS - 200
+    victim = _damage(train, fault)
+    for read in (index_chunks, load_pairs):
+        with pytest.raises(DataError) as error:
+            read(train)
+        message = str(error.value)
+        assert message.startswith(f"{victim}: "), message
+        assert "delete it or rerun the chunks rule (`snakemake --forcerun chunks`" in message
+
+
+def test_manifest_is_written_last_and_lists_every_file(tmp_path: Path) -> None:
+    labels, features = make_inputs(tmp_path, 2)
+    train, test = build(tmp_path, labels, features, "a")
+    for directory, rows in ((train, ROWS - 200), (test, 200)):
+        manifest = json.loads((directory / MANIFEST_NAME).read_text())
+        files = chunk_files(directory)
+        assert [record["name"] for record in manifest["files"]] == [f.name for f in files]
+        assert manifest["rows"] == rows
+        assert [record["bytes"] for record in manifest["files"]] == [
+            f.stat().st_size for f in files
+        ]
+        assert (directory / MANIFEST_NAME).stat().st_mtime_ns >= max(
+            f.stat().st_mtime_ns for f in files
+        )
+        assert sorted(p.name for p in directory.iterdir()) == sorted(
+            [MANIFEST_NAME, *(f.name for f in files)]
+        )

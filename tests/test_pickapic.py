@@ -24,6 +24,8 @@ from rtpref.hub import HubResourceUnavailable
 from rtpref.models import load_open_clip, load_pickscore
 from rtpref.sources.pickapic import (
     PickapicConfig,
+    Stream,
+    check_inputs,
     local_parquet_files,
     open_stream,
     write_raw_shards,
@@ -68,6 +70,28 @@ def test_local_files_of_the_split_only(assets: dict[str, Path]) -> None:
     assert len(files) == 3 and all(file.name.startswith("train-") for file in files)
 
 
+def test_a_split_without_files_is_refused_listing_the_files(assets: dict[str, Path]) -> None:
+    # Reading every file instead would mix the train and test splits.
+    with pytest.raises(DataError) as error:
+        local_parquet_files(assets["dataset"], "validation")
+    message = str(error.value)
+    assert "split 'validation'" in message and "Set `split`" in message
+    for file in (assets["dataset"] / "data").glob("*.parquet"):
+        assert f"data/{file.name}" in message
+
+
+def test_drop_notes_name_the_file_and_its_row(tmp_path: Path) -> None:
+    # Two files of 10 rows; corrupt rows 3 (first file) and 14 (row 4 of the second).
+    files = save_pickapic_parquet(tmp_path, pickapic_rows(20, set(), {3, 14}, seed=2), "train", 2)
+    config = PickapicConfig(local_path=str(tmp_path), batch_rows=7)
+    counts = write_raw_shards(open_stream(config, "train"), [tmp_path / "shard.parquet"], None)
+    assert counts.undecodable == 2
+    assert [note.split(": jpg_1 undecodable")[0] for note in counts.examples] == [
+        f"{files[0]} row 3",
+        f"{files[1]} row 4",
+    ]
+
+
 @pytest.mark.parametrize("sample_size", [None, 25])
 def test_raw_drops_ties_and_undecodable_rows(
     assets: dict[str, Path], tmp_path: Path, sample_size: int | None
@@ -105,6 +129,23 @@ def test_raw_fails_when_the_sample_is_larger_than_the_data(
     with pytest.raises(DataError, match="sample_size is 40"):
         write_raw_shards(open_stream(config, "train"), [path], config.sample_size)
     assert not path.exists() and not list(tmp_path.iterdir())
+
+
+def test_raw_checks_sizes_against_the_split_before_streaming(tmp_path: Path) -> None:
+    def rows_never_read():
+        raise AssertionError("streamed although the split is too small")
+        yield
+
+    # The hub's metadata gives the split's row count before the stream starts.
+    stream = Stream(rows_never_read(), 583_747, "yuvalkirstain/pickapic_v1@main split train")
+    path = tmp_path / "shard-0.parquet"
+    with pytest.raises(DataError) as error:
+        write_raw_shards(stream, [path], None, needed_rows=10_000 + 600_000)
+    assert str(error.value).startswith(
+        "yuvalkirstain/pickapic_v1@main split train: test_size + max(sizes) = 610000 but the "
+        "split has 583747 rows"
+    )
+    assert not list(tmp_path.iterdir())
 
 
 def test_raw_names_the_file_of_a_missing_column(assets: dict[str, Path], tmp_path: Path) -> None:
@@ -167,6 +208,83 @@ def test_hub_models_fail_fast_with_what_to_do(monkeypatch, environment: dict[str
     )
 
 
+def test_a_missing_local_scorer_path_is_refused_naming_the_key(
+    monkeypatch, assets: dict[str, Path], tmp_path: Path
+) -> None:
+    for key, value in NO_HUB.items():
+        monkeypatch.setenv(key, value)
+    missing = str(tmp_path / "models" / "PickScore_v1")
+    # Taken for a hub id before: the job then failed about the hub, not about the path.
+    with pytest.raises(FileNotFoundError) as error:
+        load_pickscore(missing, str(assets["processor"]))
+    assert str(error.value).startswith(f"pickapic.scorer.model: {missing} does not exist")
+    with pytest.raises(FileNotFoundError, match=r"^pickapic\.scorer\.processor: \./proc/x "):
+        load_pickscore(str(assets["pickscore"]), "./proc/x")
+
+
+@pytest.mark.parametrize(
+    ("pretrained", "error", "says"),
+    [
+        ("/models/CLIP-ViT-H-14/open_clip_pytorch_model.bin", FileNotFoundError, "does not exist"),
+        ("open_clip_pytorch_model.bin", FileNotFoundError, "does not exist"),
+        ("laion2b_s32b_b79", ValueError, "laion2b_s32b_b79k"),
+    ],
+)
+def test_a_missing_or_mistyped_open_clip_pretrained_is_refused_naming_the_key(
+    monkeypatch, pretrained: str, error: type[Exception], says: str
+) -> None:
+    for key, value in NO_HUB.items():
+        monkeypatch.setenv(key, value)
+    # open_clip answers {} for an unknown tag; that gave `hf download ViT-H-14/<pretrained>`.
+    with pytest.raises(error) as raised:
+        load_open_clip("ViT-H-14", pretrained)
+    message = str(raised.value)
+    assert "pickapic.embedder.pretrained" in message and says in message
+    assert "hf download ViT-H-14/" not in message
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"scorer": {"model": "/nowhere/PickScore_v1"}}, "pickapic.scorer.model: /nowhere/"),
+        ({"scorer": {"processor": "~/nowhere/proc"}}, "pickapic.scorer.processor: ~/nowhere"),
+        ({"embedder": {"model": "ViT-H-14", "pretrained": "/nowhere/m.bin"}},
+         "pickapic.embedder.pretrained: checkpoint file /nowhere/m.bin does not exist"),
+        ({"embedder": {"model": "local-dir:/nowhere/clip"}}, "pickapic.embedder.model: /nowhere"),
+        ({"local_path": "/nowhere/pickapic"}, "pickapic.local_path /nowhere/pickapic does not"),
+        ({"sample_size": 50}, "sample_size = 50 but split 'train' has 40 rows in 3 file(s)"),
+        ({"split": "validation"}, "no Parquet file of split 'validation'"),
+        ({"sizes": [33]}, "test_size + max(sizes) = 41 but split 'train' has 40 rows"),
+    ],
+    ids=[
+        "scorer_model",
+        "scorer_processor",
+        "pretrained_file",
+        "local_dir",
+        "local_path",
+        "sample_size",
+        "split",
+        "sizes",
+    ],
+)
+def test_inputs_are_checked_before_any_job(
+    assets: dict[str, Path], change: dict, says: str
+) -> None:
+    config = pickapic_config(assets)
+    settings = config["pickapic"]
+    for key, value in change.items():
+        if isinstance(value, dict):
+            settings[key] = {**settings[key], **value}
+        elif key in ("split", "sizes"):
+            config[key] = value
+        else:
+            settings[key] = value
+    check_inputs(pickapic_config(assets)["pickapic"], "train", [12, 24], 8)  # the good one
+    with pytest.raises((DataError, FileNotFoundError)) as error:
+        check_inputs(settings, config.get("split", "train"), config["sizes"], config["test_size"])
+    assert says in str(error.value)
+
+
 def test_local_pickscore_matches_the_pickscore_formula(assets: dict[str, Path]) -> None:
     import torch
     from PIL import Image
@@ -222,6 +340,24 @@ def test_pickapic_end_to_end_from_local_files(
     assert enhanced.num_rows == usable
     summary = pl.read_parquet(root / "summary.parquet")
     assert summary.height == 2 and summary["mse"].is_finite().all()
+
+
+@pytest.mark.workflow
+def test_a_missing_model_path_stops_the_workflow_before_any_job(
+    workflow, assets: dict[str, Path], tmp_path: Path
+) -> None:
+    config = pickapic_config(assets)
+    config["pickapic"]["scorer"]["model"] = str(tmp_path / "no" / "PickScore_v1")
+    path = workflow.write_config(config)
+    result = workflow.run(
+        "--cores", "1", "--configfile", str(path), check=False,
+        env={**NO_HUB, **without_slurm_probe(tmp_path)},
+    )
+    assert result.returncode != 0
+    assert f"pickapic.scorer.model: {tmp_path / 'no' / 'PickScore_v1'} does not exist" in (
+        result.stderr
+    )
+    assert not (workflow.root / "results").exists() and not (workflow.root / "logs").exists()
 
 
 @pytest.mark.workflow

@@ -22,7 +22,7 @@ import pytest
 from helpers import Workflow, load_test_config
 from image_helpers import tiny_demo_config
 
-from rtpref.chunks import chunk_files, features_to_arrow, features_to_numpy
+from rtpref.chunks import chunk_files, features_to_arrow, features_to_numpy, write_manifest
 from rtpref.data import DataError
 from rtpref.learners import TrainingDiverged
 from rtpref.run import run_training
@@ -140,18 +140,40 @@ def pair_index_at(path: Path, row: int) -> int:
 # --- chunks read by the train rule -----------------------------------------------------------
 
 
-def test_truncated_chunk(finished: Workflow, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("fault", "says"), [("truncated", "(truncated or replaced)"), ("deleted", "missing (listed in")]
+)
+def test_truncated_or_deleted_chunk(
+    finished: Workflow, tmp_path: Path, fault: str, says: str
+) -> None:
     workflow = clone(finished, tmp_path / "case")
     victim = chunk_files(workflow.root / CHUNKS[0])[1]
-    data = victim.read_bytes()
-    victim.write_bytes(data[: len(data) // 2])
-    rerun_fails(workflow, [METRICS], "train", "DataError", f"{victim.name}: not a readable Parquet")
+    if fault == "truncated":
+        data = victim.read_bytes()
+        victim.write_bytes(data[: len(data) // 2])
+    else:
+        victim.unlink()
+    rerun_fails(
+        workflow,
+        [METRICS],
+        "train",
+        f"DataError: {victim.relative_to(workflow.root)}: ",
+        says,
+        "rerun the chunks rule (`snakemake --forcerun chunks`",
+    )
+
+
+def rewrite_chunk(path: Path, change: Callable[[pa.Table], pa.Table]) -> None:
+    """Rewrite a chunk file and its directory's manifest: a bad file that the manifest vouches
+    for (as a writer bug would leave it), to reach the checks behind the manifest."""
+    rewrite(path, change)
+    write_manifest(path.parent)
 
 
 def test_chunk_with_a_missing_column(finished: Workflow, tmp_path: Path) -> None:
     workflow = clone(finished, tmp_path / "case")
     victim = chunk_files(workflow.root / CHUNKS[0])[0]
-    rewrite(victim, lambda table: table.drop_columns(["response_time"]))
+    rewrite_chunk(victim, lambda table: table.drop_columns(["response_time"]))
     rerun_fails(workflow, [METRICS], "train", f"{victim.name}: missing column(s) ['response_time']")
 
 
@@ -159,7 +181,7 @@ def test_chunk_with_the_wrong_feature_width(finished: Workflow, tmp_path: Path) 
     workflow = clone(finished, tmp_path / "case")
     victim = chunk_files(workflow.root / CHUNKS[0])[2]
     dim = pq.read_schema(victim).field("x1").type.list_size
-    rewrite(victim, widen)
+    rewrite_chunk(victim, widen)
     rerun_fails(
         workflow,
         [METRICS],
@@ -178,7 +200,7 @@ def test_non_finite_value_in_a_chunk_names_file_and_row(
     # The test chunks are read whole by every run, so any row of them is read.
     victim = chunk_files(workflow.root / CHUNKS[1])[1]
     row = 7
-    rewrite(victim, lambda table: set_value(table, column, row, value))
+    rewrite_chunk(victim, lambda table: set_value(table, column, row, value))
     rerun_fails(
         workflow,
         [METRICS],
@@ -340,6 +362,6 @@ def test_train_and_test_feature_widths_must_agree(finished: Workflow, tmp_path: 
     shutil.copytree(finished.root / CHUNKS[0], train)
     shutil.copytree(finished.root / CHUNKS[1], test)
     for path in chunk_files(test):
-        rewrite(path, widen)
+        rewrite_chunk(path, widen)
     with pytest.raises(DataError, match=rf"{train} has features of width \d+ but {test}"):
         run_training(train, test, "log_loss", 200, 0, TINY_SYNTHETIC["training"], barrier=1.0)

@@ -4,6 +4,9 @@ The hub libraries retry with long timeouts, which looks like a hang on a cluster
 network. :func:`require_hub` makes one short HEAD request instead and raises
 :class:`HubResourceUnavailable` naming what is missing and what to do (download it elsewhere, or
 point a config key at a local copy). Used by the model loaders and the Pick-a-Pic source.
+:func:`require_local_path`, :func:`require_checkpoint_file` and :func:`require_local_dir` refuse
+local model paths that do not exist, naming the config key; they are torch-free, so the workflow
+runs them while it parses the config, before any job.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import os
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 HUB_PROBE_SECONDS = 5.0
 _TRUE = {"1", "true", "yes", "on"}
@@ -64,3 +68,55 @@ def hf_remedy(repo: str, config_key: str, repo_type: str = "model") -> str:
         f"Download it on a machine with network (`hf download {repo}{kind}`, then copy the "
         f"Hugging Face cache) or set {config_key} to a local directory"
     )
+
+
+def looks_like_local_path(name: str) -> bool:
+    """Whether ``name`` means a local path rather than a hub id (``name`` or ``org/name``)."""
+    return name.startswith(("/", ".", "~")) or name.count("/") > 1
+
+
+def require_local_path(name: str, config_key: str) -> None:
+    """Refuse a ``name`` that looks like a local path but does not exist, naming ``config_key``.
+
+    Without this, transformers would take a mistyped path for a hub id and the job would fail
+    later with a message about the hub.
+    """
+    if looks_like_local_path(name) and not Path(name).expanduser().exists():
+        raise FileNotFoundError(
+            f"{config_key}: {name} does not exist (a path, not a hub id: hub ids are org/name). "
+            f"Point {config_key} at an existing local copy (`hf download <org/name> --local-dir "
+            "<dir>` on a machine with network) or set it to a hub id"
+        )
+
+
+# open_clip's local-dir layout: this config file next to the weights.
+LOCAL_DIR_CONFIG_NAME = "open_clip_config.json"
+CHECKPOINT_SUFFIXES = (".bin", ".pt", ".pth", ".safetensors", ".ckpt")
+
+
+def require_checkpoint_file(pretrained: str, config_key: str) -> None:
+    """Refuse an open_clip ``pretrained`` that names a file (a path, not a tag) that is absent.
+
+    open_clip would take it for an unknown tag and fail with a message that names neither the
+    file nor the key.
+    """
+    is_path = looks_like_local_path(pretrained) or "/" in pretrained
+    if (is_path or pretrained.endswith(CHECKPOINT_SUFFIXES)) and not (
+        Path(pretrained).expanduser().is_file()
+    ):
+        raise FileNotFoundError(
+            f"{config_key}: checkpoint file {pretrained} does not exist. Set {config_key} to an "
+            "existing open_clip checkpoint (e.g. the open_clip_pytorch_model.bin of `hf download "
+            "laion/CLIP-ViT-H-14-laion2B-s32B-b79K --local-dir <dir>`) or to a pretrained tag "
+            "of the model (open_clip.list_pretrained_tags_by_model)"
+        )
+
+
+def require_local_dir(model: str, config_key: str = "pickapic.embedder.model") -> None:
+    """Refuse ``local-dir:<path>`` unless ``<path>`` holds an open_clip config file."""
+    directory = Path(model.removeprefix("local-dir:")).expanduser()
+    if not (directory / LOCAL_DIR_CONFIG_NAME).is_file():
+        raise FileNotFoundError(
+            f"{config_key}: {directory} has no {LOCAL_DIR_CONFIG_NAME} (open_clip's local-dir "
+            "layout); point it at a directory holding the model's config and weights"
+        )

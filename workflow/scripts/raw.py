@@ -12,10 +12,13 @@ def main(snakemake):
             key: snakemake.config["pickapic"][key]
             for key in ("batch_rows", "check_workers", "row_group_rows")
         }
+        # Not params: a change of sizes must not restart the stream, only be checked by it.
+        config = snakemake.config
         pickapic.write_raw(
             pickapic.PickapicConfig(**settings, **throughput),
             snakemake.wildcards.split,
             list(snakemake.output),
+            needed_rows=config["test_size"] + max(config["sizes"]),
         )
 
 

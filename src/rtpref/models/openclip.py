@@ -16,11 +16,16 @@ import numpy as np
 import torch
 from PIL import Image
 
-from rtpref.hub import hf_remedy, require_hub
+from rtpref.hub import (
+    LOCAL_DIR_CONFIG_NAME,
+    hf_remedy,
+    require_checkpoint_file,
+    require_hub,
+    require_local_dir,
+)
 from rtpref.models.interface import ImageTextModel
 
-# open_clip's local-dir layout: this config file next to the weights.
-LOCAL_DIR_CONFIG_NAME = "open_clip_config.json"
+__all__ = ["LOCAL_DIR_CONFIG_NAME", "batched_preprocess", "load_open_clip"]
 
 
 def _open_clip_hub_files(model_name: str, pretrained: str) -> tuple[str, list[str]] | None:
@@ -109,12 +114,8 @@ def load_open_clip(
     import open_clip
 
     if model_name.startswith("local-dir:"):
-        directory = Path(model_name.removeprefix("local-dir:"))
-        if not (directory / LOCAL_DIR_CONFIG_NAME).is_file():
-            raise FileNotFoundError(
-                f"{directory}: no {LOCAL_DIR_CONFIG_NAME} (open_clip local-dir layout)"
-            )
-        source = model_name
+        require_local_dir(model_name)
+        source = "local-dir:" + str(Path(model_name.removeprefix("local-dir:")).expanduser())
     elif model_name.startswith("hf-hub:"):
         repo = model_name.removeprefix("hf-hub:")
         require_hub(f"open_clip model {repo}", hf_remedy(repo, "pickapic.embedder.model"))
@@ -126,11 +127,16 @@ def load_open_clip(
                 "built-in name (open_clip.list_models()), local-dir:/path or hf-hub:org/repo"
             )
         source = model_name
+        if pretrained and pretrained.startswith("~"):
+            pretrained = str(Path(pretrained).expanduser())
         if pretrained and not Path(pretrained).is_file():
-            if open_clip.get_pretrained_cfg(model_name, pretrained) is None:
+            require_checkpoint_file(pretrained, config_key)
+            # open_clip returns {} (not None) for a tag it does not know.
+            if not open_clip.get_pretrained_cfg(model_name, pretrained):
                 raise ValueError(
                     f"{config_key}={pretrained!r} is neither a file nor a pretrained tag of "
-                    f"{model_name}; tags: {open_clip.list_pretrained_tags_by_model(model_name)}"
+                    f"{model_name}; tags: {open_clip.list_pretrained_tags_by_model(model_name)}; "
+                    f"or set {config_key} to a local checkpoint file"
                 )
             cached = _open_clip_cached_weights(model_name, pretrained)
             if cached is not None:

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from rtpref.hub import hf_remedy, require_hub
+from rtpref.hub import hf_remedy, require_hub, require_local_path
 from rtpref.models.interface import ImageTextModel
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 def _from_pretrained(loader: Any, name: str, what: str, config_key: str, **kwargs: Any) -> Any:
     """``loader.from_pretrained(name)``: a local dir, the HF cache, or (if reachable) the hub."""
+    require_local_path(name, config_key)
+    name = str(Path(name).expanduser()) if name.startswith("~") else name
     if Path(name).exists():
         return loader.from_pretrained(name, local_files_only=True, **kwargs)
     try:

@@ -21,8 +21,9 @@ import dataclasses
 import io
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -30,7 +31,13 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from rtpref.data import DataError, open_parquet, require_columns
-from rtpref.hub import HubResourceUnavailable, hub_unavailable_reason
+from rtpref.hub import (
+    HubResourceUnavailable,
+    hub_unavailable_reason,
+    require_checkpoint_file,
+    require_local_dir,
+    require_local_path,
+)
 from rtpref.io import atomic_path
 from rtpref.sources.raw import RAW_SCHEMA, shard_bounds
 
@@ -60,6 +67,16 @@ class Stream:
     tables: Iterator[pa.Table]
     total_rows: int | None
     description: str
+    # (file, its first source row) of a local copy, so that a drop note can name the file.
+    file_starts: list[tuple[str, int]] = dataclasses.field(default_factory=list)
+
+    def locate(self, source_row: int) -> str:
+        """Where a source row is: ``<file> row <r>`` for a local copy, else its position."""
+        if not self.file_starts:
+            return f"{self.description} row {source_row}"
+        starts = [start for _, start in self.file_starts]
+        file, start = self.file_starts[int(np.searchsorted(starts, source_row, "right")) - 1]
+        return f"{file} row {source_row - start}"
 
 
 @dataclasses.dataclass
@@ -89,19 +106,61 @@ def local_parquet_files(local_path: str | Path, split: str) -> list[Path]:
         raise FileNotFoundError(f"pickapic.local_path {path} does not exist")
     files = sorted(path.rglob("*.parquet"))
     of_split = [file for file in files if file.name.startswith(f"{split}-")]
-    files = of_split or files
-    if not files:
-        raise DataError(f"pickapic.local_path {path}: no *.parquet files")
-    return files
+    if not of_split:
+        # Reading them all would mix the dataset's splits into one.
+        found = [str(file.relative_to(path)) for file in files[:10]]
+        more = f" and {len(files) - 10} more" if len(files) > 10 else ""
+        raise DataError(
+            f"pickapic.local_path {path}: no Parquet file of split {split!r} (named "
+            f"{split}-*.parquet); found {found or 'no *.parquet files'}{more}. Set `split` to "
+            "the split those files hold, or pickapic.local_path to one Parquet file"
+        )
+    return of_split
 
 
-def _check_local_schema(files: Sequence[Path]) -> int:
-    total = 0
+def _check_local_schema(files: Sequence[Path]) -> list[int]:
+    """Row counts of ``files``, each checked for the Pick-a-Pic columns (footers only)."""
+    rows = []
     for file in files:
         parquet = open_parquet(file)
         require_columns(file, parquet.schema_arrow.names, PICKAPIC_COLUMNS, "Pick-a-Pic ")
-        total += parquet.metadata.num_rows
-    return total
+        rows.append(parquet.metadata.num_rows)
+    return rows
+
+
+def check_inputs(
+    settings: Mapping[str, Any], split: str, sizes: Sequence[int], test_size: int
+) -> None:
+    """Refuse, before any job runs, a Pick-a-Pic config whose local inputs cannot work.
+
+    ``settings`` is the config's ``pickapic`` block. Local model paths must exist, and a local
+    dataset must hold the split with at least ``test_size + max(sizes)`` rows (and
+    ``sample_size``), counted from the Parquet footers: an upper bound on the usable pairs,
+    since ties and undecodable rows are dropped while streaming.
+    """
+    scorer, embedder = settings.get("scorer", {}), settings.get("embedder", {})
+    for key in ("model", "processor"):
+        if scorer.get(key):
+            require_local_path(scorer[key], f"pickapic.scorer.{key}")
+    model, pretrained = embedder.get("model", ""), embedder.get("pretrained")
+    if model.startswith("local-dir:"):
+        require_local_dir(model)
+    elif pretrained and not model.startswith("hf-hub:"):
+        require_checkpoint_file(pretrained, "pickapic.embedder.pretrained")
+    if not settings.get("local_path"):
+        return
+    files = local_parquet_files(settings["local_path"], split)
+    rows = sum(_check_local_schema(files))
+    sample_size = settings.get("sample_size")
+    needed = {"sample_size": sample_size} if sample_size else {}
+    needed["test_size + max(sizes)"] = test_size + max(sizes)
+    for what, count in needed.items():
+        if count > rows:
+            raise DataError(
+                f"pickapic.local_path {settings['local_path']}: {what} = {count} but split "
+                f"{split!r} has {rows} rows in {len(files)} file(s) (fewer pairs once ties and "
+                "undecodable images are dropped); lower sizes, test_size or sample_size"
+            )
 
 
 def open_stream(config: PickapicConfig, split: str) -> Stream:
@@ -111,7 +170,10 @@ def open_stream(config: PickapicConfig, split: str) -> Stream:
     datasets.disable_progress_bars()  # they would go to the terminal, not the rule's log
     if config.local_path:
         files = local_parquet_files(config.local_path, split)
-        total = _check_local_schema(files)
+        rows = _check_local_schema(files)
+        total = sum(rows)
+        starts = np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(int).tolist()
+        file_starts = list(zip(map(str, files), starts, strict=True))
         dataset = datasets.load_dataset(
             "parquet",
             data_files={split: [str(file) for file in files]},
@@ -120,6 +182,7 @@ def open_stream(config: PickapicConfig, split: str) -> Stream:
         )
         description = f"{len(files)} local Parquet file(s) under {config.local_path}"
     else:
+        file_starts = []
         reason = hub_unavailable_reason()
         if reason is not None:
             raise HubResourceUnavailable(
@@ -138,7 +201,7 @@ def open_stream(config: PickapicConfig, split: str) -> Stream:
         total = splits[split].num_examples if split in splits else None
         description = f"{config.repo}@{config.revision} split {split}"
     dataset = dataset.select_columns(list(PICKAPIC_COLUMNS)).with_format("arrow")
-    return Stream(dataset.iter(batch_size=config.batch_rows), total, description)
+    return Stream(dataset.iter(batch_size=config.batch_rows), total, description, file_starts)
 
 
 def undecodable_reason(data: bytes | None) -> str | None:
@@ -159,14 +222,18 @@ def usable_rows(
     first_source_row: int,
     pool: concurrent.futures.Executor,
     counts: DropCounts,
+    locate: Callable[[int], str] = lambda row: f"source row {row}",
 ) -> np.ndarray:
-    """Boolean mask of the rows to keep; dropped rows are counted with a reason."""
+    """Boolean mask of the rows to keep; dropped rows are counted with a reason.
+
+    ``locate`` names a source row in the notes (its file and row there, for a local copy).
+    """
     rows = table.num_rows
     keep = np.ones(rows, dtype=bool)
     for name in PICKAPIC_COLUMNS:
         null = table.column(name).is_null().to_numpy(zero_copy_only=False)
         for row in np.flatnonzero(null & keep):
-            counts.note(f"source row {first_source_row + int(row)}: {name} is missing")
+            counts.note(f"{locate(first_source_row + int(row))}: {name} is missing")
         counts.missing += int((null & keep).sum())
         keep &= ~null
     label_0 = table.column("label_0").to_numpy(zero_copy_only=False)
@@ -183,7 +250,7 @@ def usable_rows(
         if reason is not None and keep[row]:
             keep[row] = False
             counts.undecodable += 1
-            counts.note(f"source row {first_source_row + int(row)}: {name} undecodable ({reason})")
+            counts.note(f"{locate(first_source_row + int(row))}: {name} undecodable ({reason})")
     return keep
 
 
@@ -211,8 +278,20 @@ def write_raw_shards(
     sample_size: int | None,
     check_workers: int = 4,
     row_group_rows: int = 128,
+    needed_rows: int | None = None,
 ) -> DropCounts:
-    """Filter the stream and write its kept rows as contiguous, ascending raw shards."""
+    """Filter the stream and write its kept rows as contiguous, ascending raw shards.
+
+    ``needed_rows`` (test_size + the largest size) is checked against the split's row count
+    before any row is streamed, where the source knows that count (the hub's metadata).
+    """
+    too_few = stream.total_rows is not None and sample_size is None and needed_rows is not None
+    if too_few and needed_rows > stream.total_rows:
+        raise DataError(
+            f"{stream.description}: test_size + max(sizes) = {needed_rows} but the split has "
+            f"{stream.total_rows} rows (fewer pairs once ties and undecodable images are "
+            "dropped); lower sizes or test_size"
+        )
     router = ShardRouter(len(paths), sample_size, stream.total_rows)
     counts = DropCounts()
     started = last_report = time.perf_counter()
@@ -234,7 +313,7 @@ def write_raw_shards(
         for table in stream.tables:
             first_source_row = counts.seen
             counts.seen += table.num_rows
-            keep = usable_rows(table, first_source_row, pool, counts)
+            keep = usable_rows(table, first_source_row, pool, counts, stream.locate)
             kept_rows = np.flatnonzero(keep)
             if sample_size is not None:
                 kept_rows = kept_rows[: sample_size - counts.kept]
@@ -292,7 +371,12 @@ def write_raw_shards(
     return counts
 
 
-def write_raw(config: PickapicConfig, split: str, paths: Sequence[str | Path]) -> DropCounts:
+def write_raw(
+    config: PickapicConfig,
+    split: str,
+    paths: Sequence[str | Path],
+    needed_rows: int | None = None,
+) -> DropCounts:
     """Stream ``split`` of the configured source into the raw shards ``paths``."""
     return write_raw_shards(
         open_stream(config, split),
@@ -300,4 +384,5 @@ def write_raw(config: PickapicConfig, split: str, paths: Sequence[str | Path]) -
         config.sample_size,
         check_workers=config.check_workers,
         row_group_rows=config.row_group_rows,
+        needed_rows=needed_rows,
     )
