@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from test_chunks import build, make_inputs
 
-from rtpref.chunks import chunk_files, load_pairs
+from rtpref.chunks import chunk_files, load_pairs, write_manifest
 from rtpref.data import DataError
 from rtpref.enhance import simulate_labels
 from rtpref.labels import check_labels
@@ -103,6 +103,7 @@ def test_training_load_refuses_bad_labels_naming_chunk_file_and_row(
     train, _ = build(tmp_path, labels, features, "good")
     chunk = chunk_files(train)[1]
     pair = _rewrite_row(chunk, column, 5, value)
+    write_manifest(train)  # vouch for the damaged file, so the label check is what refuses it
     message = f"{chunk}: column '{column}' has 1 row(s) "
     with pytest.raises(DataError, match=re.escape(message)) as error:
         load_pairs(train)
