@@ -11,16 +11,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from rtpref.chunks import (
-    MANIFEST_NAME,
     ChunkWriter,
-    chunk_files,
     features_to_arrow,
     features_to_numpy,
     index_chunks,
     load_pairs,
-    write_manifest,
 )
 from rtpref.data import DataError
+from rtpref.manifest import MANIFEST_NAME, chunk_files, write_manifest
 from rtpref.split import write_split_chunks
 
 ROWS, DIM = 1000, 6

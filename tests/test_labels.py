@@ -13,10 +13,11 @@ import pyarrow.parquet as pq
 import pytest
 from test_chunks import build, make_inputs
 
-from rtpref.chunks import chunk_files, load_pairs, write_manifest
+from rtpref.chunks import load_pairs
 from rtpref.data import DataError
 from rtpref.enhance import simulate_labels
 from rtpref.labels import check_labels
+from rtpref.manifest import chunk_files, write_manifest
 
 # (column, bad value, words of the message)
 BAD_VALUES = [

@@ -22,9 +22,10 @@ import pytest
 from helpers import Workflow, load_test_config
 from image_helpers import tiny_demo_config
 
-from rtpref.chunks import chunk_files, features_to_arrow, features_to_numpy, write_manifest
+from rtpref.chunks import features_to_arrow, features_to_numpy
 from rtpref.data import DataError
 from rtpref.learners import TrainingDiverged
+from rtpref.manifest import chunk_files, write_manifest
 from rtpref.run import run_training
 
 pytestmark = pytest.mark.workflow

@@ -37,8 +37,9 @@ from image_helpers import (
 )
 from test_resume import kill_group, start
 
-from rtpref.chunks import chunk_files, index_chunks
+from rtpref.chunks import index_chunks
 from rtpref.io import atomic_path, write_json
+from rtpref.manifest import chunk_files
 from rtpref.models import (
     DEMO_CONFIG_NAME,
     DEMO_WEIGHTS_NAME,
