@@ -22,14 +22,8 @@ from image_helpers import (
 from rtpref.data import DataError
 from rtpref.hub import HubResourceUnavailable
 from rtpref.models import load_open_clip, load_pickscore
-from rtpref.sources.pickapic import (
-    PickapicConfig,
-    Stream,
-    check_inputs,
-    local_parquet_files,
-    open_stream,
-    write_raw_shards,
-)
+from rtpref.sources.pickapic import PickapicConfig, Stream, open_stream, write_raw_shards
+from rtpref.sources.pickapic_inputs import check_inputs, local_parquet_files
 
 ROWS = 40
 TIES = {5}

@@ -62,7 +62,7 @@ def check_sizes():
 check_sizes()
 # Local datasets and model paths, before any job (jobs re-read the Snakefile: check once).
 if SOURCE == "pickapic" and workflow.is_main_process:
-    from rtpref.sources.pickapic import check_inputs
+    from rtpref.sources.pickapic_inputs import check_inputs
 
     check_inputs(config["pickapic"], SPLIT, config["sizes"], config["test_size"])
 

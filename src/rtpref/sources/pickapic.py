@@ -21,29 +21,25 @@ import dataclasses
 import io
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
-from rtpref.data import DataError, open_parquet, require_columns
+from rtpref.data import DataError, require_columns
 from rtpref.hub import (
     HubResourceUnavailable,
     hub_unavailable_reason,
-    require_checkpoint_file,
-    require_local_dir,
-    require_local_path,
 )
 from rtpref.io import atomic_path
+from rtpref.sources.pickapic_inputs import PICKAPIC_COLUMNS, check_local_schema, local_parquet_files
 from rtpref.sources.raw import RAW_SCHEMA, shard_bounds
 
 log = logging.getLogger(__name__)
 
-PICKAPIC_COLUMNS = tuple(name for name in RAW_SCHEMA.names if name != "pair_index")
 PROGRESS_SECONDS = 60.0
 # Decoding a thumbnail is enough to prove a JPEG decodes: libjpeg still reads every scan.
 CHECK_SIZE = (64, 64)
@@ -93,76 +89,6 @@ class DropCounts:
             self.examples.append(message)
 
 
-def local_parquet_files(local_path: str | Path, split: str) -> list[Path]:
-    """Parquet files of ``split`` under ``local_path`` (a file or a directory), sorted.
-
-    A directory laid out like the hub repo (``data/{split}-00000-of-00645-*.parquet``) may
-    hold several splits; then only files named ``{split}-*`` are used.
-    """
-    path = Path(local_path)
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise FileNotFoundError(f"pickapic.local_path {path} does not exist")
-    files = sorted(path.rglob("*.parquet"))
-    of_split = [file for file in files if file.name.startswith(f"{split}-")]
-    if not of_split:
-        # Reading them all would mix the dataset's splits into one.
-        found = [str(file.relative_to(path)) for file in files[:10]]
-        more = f" and {len(files) - 10} more" if len(files) > 10 else ""
-        raise DataError(
-            f"pickapic.local_path {path}: no Parquet file of split {split!r} (named "
-            f"{split}-*.parquet); found {found or 'no *.parquet files'}{more}. Set `split` to "
-            "the split those files hold, or pickapic.local_path to one Parquet file"
-        )
-    return of_split
-
-
-def _check_local_schema(files: Sequence[Path]) -> list[int]:
-    """Row counts of ``files``, each checked for the Pick-a-Pic columns (footers only)."""
-    rows = []
-    for file in files:
-        parquet = open_parquet(file)
-        require_columns(file, parquet.schema_arrow.names, PICKAPIC_COLUMNS, "Pick-a-Pic ")
-        rows.append(parquet.metadata.num_rows)
-    return rows
-
-
-def check_inputs(
-    settings: Mapping[str, Any], split: str, sizes: Sequence[int], test_size: int
-) -> None:
-    """Refuse, before any job runs, a Pick-a-Pic config whose local inputs cannot work.
-
-    ``settings`` is the config's ``pickapic`` block. Local model paths must exist, and a local
-    dataset must hold the split with at least ``test_size + max(sizes)`` rows (and
-    ``sample_size``), counted from the Parquet footers: an upper bound on the usable pairs,
-    since ties and undecodable rows are dropped while streaming.
-    """
-    scorer, embedder = settings.get("scorer", {}), settings.get("embedder", {})
-    for key in ("model", "processor"):
-        if scorer.get(key):
-            require_local_path(scorer[key], f"pickapic.scorer.{key}")
-    model, pretrained = embedder.get("model", ""), embedder.get("pretrained")
-    if model.startswith("local-dir:"):
-        require_local_dir(model)
-    elif pretrained and not model.startswith("hf-hub:"):
-        require_checkpoint_file(pretrained, "pickapic.embedder.pretrained")
-    if not settings.get("local_path"):
-        return
-    files = local_parquet_files(settings["local_path"], split)
-    rows = sum(_check_local_schema(files))
-    sample_size = settings.get("sample_size")
-    needed = {"sample_size": sample_size} if sample_size else {}
-    needed["test_size + max(sizes)"] = test_size + max(sizes)
-    for what, count in needed.items():
-        if count > rows:
-            raise DataError(
-                f"pickapic.local_path {settings['local_path']}: {what} = {count} but split "
-                f"{split!r} has {rows} rows in {len(files)} file(s) (fewer pairs once ties and "
-                "undecodable images are dropped); lower sizes, test_size or sample_size"
-            )
-
-
 def open_stream(config: PickapicConfig, split: str) -> Stream:
     """Stream the split's rows (only the columns the pipeline needs) as Arrow tables."""
     import datasets
@@ -170,7 +96,7 @@ def open_stream(config: PickapicConfig, split: str) -> Stream:
     datasets.disable_progress_bars()  # they would go to the terminal, not the rule's log
     if config.local_path:
         files = local_parquet_files(config.local_path, split)
-        rows = _check_local_schema(files)
+        rows = check_local_schema(files)
         total = sum(rows)
         starts = np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(int).tolist()
         file_starts = list(zip(map(str, files), starts, strict=True))
