@@ -5,6 +5,7 @@ from snakemake.utils import validate
 
 from rtpref.configuration import coerce_to_schema
 from rtpref.learners.config import options_for
+from rtpref.sources.text_demo import text_pairs_planned
 
 SCHEMA_FILE = Path(workflow.current_basedir) / "../../config/schema.yaml"
 # `--config` values arrive as strings; type them by the schema, then validate.
@@ -25,6 +26,8 @@ def available_pairs():
         return config["synthetic"]["n_pairs"]
     if SOURCE == "demo":
         return config["demo"]["n_pairs"]
+    if SOURCE == "text":
+        return text_pairs_planned(config["text"])
     return config["pickapic"].get("sample_size")
 
 
@@ -75,6 +78,11 @@ def reward_files(wildcards):
     """Per-pair rewards that enhance turns into choices and times."""
     if SOURCE == "synthetic":
         return [results(f"synthetic/{wildcards.split}/rewards.parquet")]
+    if SOURCE == "text":
+        return expand(
+            results(f"text/scores/{wildcards.split}/shard-{{shard}}.parquet"),
+            shard=SHARDS,
+        )
     return expand(
         results(f"scores/{wildcards.split}/shard-{{shard}}.parquet"), shard=SHARDS
     )
@@ -84,6 +92,10 @@ def feature_files(wildcards):
     """Per-pair features (x1, x2), in ascending pair order, that chunks join with labels."""
     if SOURCE == "synthetic":
         return [results(f"synthetic/{SPLIT}/features.parquet")]
+    if SOURCE == "text":
+        return expand(
+            results(f"text/embeddings/{SPLIT}/shard-{{shard}}.parquet"), shard=SHARDS
+        )
     return expand(results(f"embeddings/{SPLIT}/shard-{{shard}}.parquet"), shard=SHARDS)
 
 
@@ -101,4 +113,6 @@ def get_final_output():
         results("summary.parquet"),
         *expand(results("figures/{metric}.png"), metric=FIGURE_METRICS),
         results("figures/ddm_check.png"),
+        # Which test items share a prompt (best-of-k reranking).
+        *([results(f"text/groups/{SPLIT}.parquet")] if SOURCE == "text" else []),
     ]
