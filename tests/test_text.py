@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from image_helpers import planned_jobs, without_slurm_probe
 
 from rtpref.chunks import DataError, features_to_numpy
 from rtpref.models import ModelUnavailable
@@ -145,6 +146,24 @@ def test_explicit_layout_with_configured_columns_matches_the_implicit_pairs(asse
         assert explicit.column(name).equals(implicit.column(name))
 
 
+def test_a_hub_layout_directory_reads_only_the_split(tmp_path: Path) -> None:
+    import gzip
+
+    def gzip_jsonl(path: Path, rows: list[dict]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(gzip.compress("".join(json.dumps(row) + "\n" for row in rows).encode()))
+
+    train = hh_rows()[:12]
+    gzip_jsonl(tmp_path / "helpful-base" / "train.jsonl.gz", train[:5])
+    gzip_jsonl(tmp_path / "harmless-base" / "train.jsonl.gz", train[5:])
+    gzip_jsonl(tmp_path / "helpful-base" / "test.jsonl.gz", hh_rows()[:2])
+    gzip_jsonl(tmp_path / "red-team-attempts" / "red_team_attempts.jsonl.gz", [{"other": 1}])
+    table, drops = collect_pairs(TextConfig(local_path=str(tmp_path)))
+    assert (table.num_rows, drops.seen) == (12, 12)
+    table, _ = collect_pairs(TextConfig(local_path=str(tmp_path), data_dir="helpful-base"))
+    assert table.num_rows == 5
+
+
 def test_message_lists_are_read_as_conversations(tmp_path: Path) -> None:
     rows = [
         {
@@ -258,3 +277,69 @@ def test_hub_dataset_and_models_fail_fast_naming_download_and_key(monkeypatch, e
         RewardModel.load("OpenAssistant/reward-model-deberta-v3-large-v2")
     with pytest.raises(ModelUnavailable, match=r"sentence-transformers/all-mpnet.*text.encoder"):
         SentenceEncoder.load("sentence-transformers/all-mpnet-base-v2")
+
+
+@pytest.mark.workflow
+def test_text_workflow_from_local_hh_rlhf_files(workflow, assets, tmp_path: Path) -> None:
+    rows = [
+        {
+            "chosen": conversation(f"question {i}?", f"a careful answer {i}."),
+            "rejected": conversation(f"question {i}?", f"nope {i}."),
+        }
+        for i in range(30)
+    ]
+    config = {
+        "name": "tinytext",
+        "source": "text",
+        "sizes": [12],
+        "seeds": [0],
+        "algorithms": ["orthogonal"],
+        "test_size": 10,
+        "shards": 1,
+        "text": {
+            "dataset": "Anthropic/hh-rlhf",
+            "local_path": str(write_jsonl(tmp_path / "hh.jsonl", rows)),
+            "format": "implicit",
+            "reward": {"kind": "model", "model": str(assets["reward"]), "batch_pairs": 8},
+            "encoder": {"model": "bundled:all-MiniLM-L6-v2", "max_tokens": 32},
+        },
+        "ddm": {"reward_diff_std": 1.0},
+        "chunks": {"rows_per_chunk": 16},
+        "training": {
+            "hidden": [8],
+            "batch_norm": False,
+            "dropout": 0.0,
+            "batch_size": 8,
+            "stage1_epochs": 1,
+            "stage2_epochs": 1,
+        },
+    }
+    environment = {**NO_HUB, **without_slurm_probe(tmp_path)}
+    path = workflow.write_config(config)
+    workflow.run(
+        "results/tinytext/summary.parquet",
+        "results/tinytext/text/groups/train.parquet",
+        "--cores",
+        "2",
+        "--configfile",
+        str(path),
+        env=environment,
+    )
+    root = workflow.root / "results" / "tinytext"
+    enhanced = pq.read_table(root / "enhanced" / "train.parquet")
+    assert enhanced.column("pair_index").to_pylist() == list(range(30))
+    groups = pq.read_table(root / "text" / "groups" / "train.parquet")
+    assert groups.column("prompt_id").to_pylist() == list(range(30))
+    metrics = json.loads((root / "runs/orthogonal/n12/seed0/metrics.json").read_text())
+    assert np.isfinite(metrics["mse"])
+
+
+@pytest.mark.workflow
+def test_hh_rlhf_config_plans_offline(workflow, tmp_path: Path) -> None:
+    environment = {"HF_HUB_OFFLINE": "1", **without_slurm_probe(tmp_path)}
+    result = workflow.run(
+        "-n", "--configfile", str(REPO / "config" / "hh_rlhf.yaml"), env=environment
+    )
+    jobs = planned_jobs(result.stdout)
+    assert jobs["text_raw"] == 1 and jobs["text_score"] == jobs["text_embed"] == 4
+    assert jobs["train"] == 5 * 4 * 4 and "score" not in jobs and "embed" not in jobs

@@ -211,19 +211,38 @@ def _check_columns(names: Sequence[str], config: TextConfig, where: str) -> bool
     return implicit
 
 
-def local_files(local_path: str | Path) -> list[Path]:
-    """Parquet/JSONL files at ``local_path`` (a file or a directory, searched recursively)."""
+def local_builder(path: Path) -> str | None:
+    """The datasets builder that reads ``path`` (compressed JSON too), or None."""
+    name = path.name.removesuffix(".gz")
+    for suffix, builder in LOCAL_BUILDERS.items():
+        if name.endswith(suffix):
+            return builder
+    return None
+
+
+def local_files(
+    local_path: str | Path, split: str = "train", data_dir: str | None = None
+) -> list[Path]:
+    """Parquet/JSONL files at ``local_path`` (a file, or a directory searched recursively).
+
+    A directory laid out like a hub repo may hold several splits (HH-RLHF:
+    ``helpful-base/train.jsonl.gz``, ``helpful-base/test.jsonl.gz``, ...): then only files named
+    ``{split}.*`` or ``{split}-*`` are read, and only under ``data_dir`` where that is set.
+    """
     path = Path(local_path)
     if path.is_file():
         files = [path]
     elif path.is_dir():
-        files = sorted(file for file in path.rglob("*") if file.suffix in LOCAL_BUILDERS)
+        root = path / data_dir if data_dir else path
+        files = sorted(file for file in root.rglob("*") if local_builder(file) is not None)
+        of_split = [file for file in files if file.name.startswith((f"{split}.", f"{split}-"))]
+        files = of_split or files
     else:
         raise FileNotFoundError(f"text.local_path {path} does not exist")
-    unknown = [file for file in files if file.suffix not in LOCAL_BUILDERS]
+    unknown = [file for file in files if local_builder(file) is None]
     if unknown or not files:
         raise DataError(
-            f"text.local_path {path}: expected *.parquet, *.jsonl or *.json files, "
+            f"text.local_path {path}: expected *.parquet, *.jsonl or *.json(.gz) files, "
             f"found {[str(file) for file in unknown] or 'none'}"
         )
     return files
@@ -239,12 +258,12 @@ def read_pairs(config: TextConfig, drops: TextDrops) -> Iterator[TextPair]:
 
     datasets.disable_progress_bars()  # they would go to the terminal, not the rule's log
     if config.local_path:
-        for file in local_files(config.local_path):
+        for file in local_files(config.local_path, config.split, config.data_dir):
             # A throwaway cache: datasets would otherwise keep an Arrow copy of every file read.
             with tempfile.TemporaryDirectory() as cache:
                 try:
                     dataset = datasets.load_dataset(
-                        LOCAL_BUILDERS[file.suffix],
+                        local_builder(file),
                         data_files=str(file),
                         split="train",
                         cache_dir=cache,
