@@ -17,7 +17,7 @@ from image_helpers import planned_jobs, without_slurm_probe
 
 from rtpref.chunks import DataError, features_to_numpy
 from rtpref.models import ModelUnavailable
-from rtpref.sources.text import TextConfig, collect_pairs, write_raw
+from rtpref.sources.text import TextConfig, collect_pairs, group_table, write_raw
 from rtpref.sources.text_demo import TextDemoConfig, make_pairs, make_prompt
 from rtpref.text_models import (
     RewardModel,
@@ -219,6 +219,9 @@ def test_shards_scored_and_embedded_on_the_real_code_path(assets, encoder, tmp_p
     paths = [tmp_path / "shard-0.parquet", tmp_path / "shard-1.parquet"]
     write_raw(TextConfig(local_path=str(assets["hh"]), max_dropped_fraction=0.5), paths)
     model = RewardModel.load(str(assets["reward"]))
+    groups = group_table(paths)
+    assert groups.column("pair_index").to_pylist() == list(range(len(QUESTIONS)))
+    assert groups.column("prompt_id").to_pylist() == list(range(len(QUESTIONS)))
     for path in paths:
         raw = pq.read_table(path)
         features = embed_text_shard(path, encoder)
@@ -244,11 +247,13 @@ def test_bundled_encoder_has_real_weights(encoder) -> None:
 def test_demo_prompts_are_distinct_candidates_and_standin_prefers_good_answers(
     encoder, tmp_path: Path
 ) -> None:
-    config = TextDemoConfig(n_prompts=12, candidates=4, seed=3)
+    config = TextDemoConfig(n_prompts=8, candidates=4, seed=3)
     table = make_pairs(config)
     assert table.num_rows == config.n_pairs
     assert table.equals(make_pairs(config))
-    assert all(len(set(make_prompt(i, config)["responses"])) == 4 for i in range(12))
+    assert all(len(set(make_prompt(i, config)["responses"])) == 4 for i in range(8))
+    groups = table.group_by("prompt_id").aggregate([("response_1_id", "count_distinct")])
+    assert groups.num_rows > 1
     raw = tmp_path / "raw.parquet"
     pq.write_table(table, raw)
     features = tmp_path / "features.parquet"
@@ -318,7 +323,6 @@ def test_text_workflow_from_local_hh_rlhf_files(workflow, assets, tmp_path: Path
     path = workflow.write_config(config)
     workflow.run(
         "results/tinytext/summary.parquet",
-        "results/tinytext/text/groups/train.parquet",
         "--cores",
         "2",
         "--configfile",
@@ -328,8 +332,6 @@ def test_text_workflow_from_local_hh_rlhf_files(workflow, assets, tmp_path: Path
     root = workflow.root / "results" / "tinytext"
     enhanced = pq.read_table(root / "enhanced" / "train.parquet")
     assert enhanced.column("pair_index").to_pylist() == list(range(30))
-    groups = pq.read_table(root / "text" / "groups" / "train.parquet")
-    assert groups.column("prompt_id").to_pylist() == list(range(30))
     metrics = json.loads((root / "runs/orthogonal/n12/seed0/metrics.json").read_text())
     assert np.isfinite(metrics["mse"])
 
