@@ -11,10 +11,14 @@ runs them while it parses the config, before any job.
 
 from __future__ import annotations
 
+import logging
 import os
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
 
 HUB_PROBE_SECONDS = 5.0
 _TRUE = {"1", "true", "yes", "on"}
@@ -120,3 +124,17 @@ def require_local_dir(model: str, config_key: str = "pickapic.embedder.model") -
             f"{config_key}: {directory} has no {LOCAL_DIR_CONFIG_NAME} (open_clip's local-dir "
             "layout); point it at a directory holding the model's config and weights"
         )
+
+
+def load_pretrained(loader: Any, name: str, what: str, config_key: str, **kwargs: Any) -> Any:
+    """``loader.from_pretrained(name)``: a local dir, the HF cache, or (if reachable) the hub."""
+    require_local_path(name, config_key)
+    name = str(Path(name).expanduser()) if name.startswith("~") else name
+    if Path(name).exists():
+        return loader.from_pretrained(name, local_files_only=True, **kwargs)
+    try:
+        return loader.from_pretrained(name, local_files_only=True, **kwargs)
+    except (OSError, ValueError) as cached_error:
+        log.info("%s %s not in the local cache (%s)", what, name, cached_error)
+    require_hub(f"{what} {name!r}", hf_remedy(name, config_key))
+    return loader.from_pretrained(name, **kwargs)

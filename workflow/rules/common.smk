@@ -12,6 +12,7 @@ from rtpref.interrupt import (
     watch_sigterm,
 )
 from rtpref.names import FIGURE_METRICS, options_for
+from rtpref.sources.text_demo import text_pairs_planned
 
 SCHEMA_FILE = Path(workflow.current_basedir) / "../../config/schema.yaml"
 SCHEMA = yaml.safe_load(SCHEMA_FILE.read_text())
@@ -37,6 +38,8 @@ def available_pairs():
         return config["synthetic"]["n_pairs"]
     if SOURCE == "demo":
         return config["demo"]["n_pairs"]
+    if SOURCE == "text":
+        return text_pairs_planned(config["text"])
     return config["pickapic"].get("sample_size")
 
 
@@ -92,6 +95,11 @@ def reward_files(wildcards):
     """Per-pair rewards that enhance turns into choices and times."""
     if SOURCE == "synthetic":
         return [results(f"synthetic/{wildcards.split}/rewards.parquet")]
+    if SOURCE == "text":
+        return expand(
+            results(f"text/scores/{wildcards.split}/shard-{{shard}}.parquet"),
+            shard=SHARDS,
+        )
     return expand(
         results(f"scores/{wildcards.split}/shard-{{shard}}.parquet"), shard=SHARDS
     )
@@ -101,6 +109,10 @@ def feature_files(wildcards):
     """Per-pair features (x1, x2), in ascending pair order, that chunks join with labels."""
     if SOURCE == "synthetic":
         return [results(f"synthetic/{SPLIT}/features.parquet")]
+    if SOURCE == "text":
+        return expand(
+            results(f"text/embeddings/{SPLIT}/shard-{{shard}}.parquet"), shard=SHARDS
+        )
     return expand(results(f"embeddings/{SPLIT}/shard-{{shard}}.parquet"), shard=SHARDS)
 
 
@@ -122,6 +134,8 @@ def get_final_output():
         results("summary.parquet"),
         *expand(results("figures/{metric}.png"), metric=FIGURE_METRICS),
         results("figures/ddm_check.png"),
+        # Which test items share a prompt (best-of-k reranking).
+        *([results(f"text/groups/{SPLIT}.parquet")] if SOURCE == "text" else []),
     ]
 
 

@@ -10,30 +10,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 from PIL import Image
 
-from rtpref.hub import hf_remedy, require_hub, require_local_path
+from rtpref.hub import load_pretrained
 from rtpref.models.interface import ImageTextModel
 
 log = logging.getLogger(__name__)
-
-
-def _from_pretrained(loader: Any, name: str, what: str, config_key: str, **kwargs: Any) -> Any:
-    """``loader.from_pretrained(name)``: a local dir, the HF cache, or (if reachable) the hub."""
-    require_local_path(name, config_key)
-    name = str(Path(name).expanduser()) if name.startswith("~") else name
-    if Path(name).exists():
-        return loader.from_pretrained(name, local_files_only=True, **kwargs)
-    try:
-        return loader.from_pretrained(name, local_files_only=True, **kwargs)
-    except (OSError, ValueError) as cached_error:
-        log.info("%s %s not in the local cache (%s)", what, name, cached_error)
-    require_hub(f"{what} {name!r}", hf_remedy(name, config_key))
-    return loader.from_pretrained(name, **kwargs)
 
 
 def _pooled(output: Any) -> torch.Tensor:
@@ -48,10 +33,10 @@ def load_pickscore(model_name: str, processor_name: str) -> ImageTextModel:
 
     # Progress bars would go to the terminal, not the rule's log.
     transformers_logging.disable_progress_bar()
-    processor = _from_pretrained(
+    processor = load_pretrained(
         AutoProcessor, processor_name, "processor", "pickapic.scorer.processor"
     )
-    model = _from_pretrained(AutoModel, model_name, "scoring model", "pickapic.scorer.model")
+    model = load_pretrained(AutoModel, model_name, "scoring model", "pickapic.scorer.model")
     model.eval()
     for method in ("get_image_features", "get_text_features"):
         if not hasattr(model, method):
