@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -12,6 +13,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class ReferenceRecipe:
+    """The reference learners' hyper-parameters (also usable as the loop's Optimisation)."""
+
+    hidden: tuple[int, ...] = (1024, 512, 256)
+    log_loss_hidden: tuple[int, ...] = (2048, 1024, 512, 256)
+    dropout: float = 0.2
+    batch_norm: bool = True
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 256
+    time_net: str = "siamese"
+    patience: int | None = None
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "results" / "bench" / "training-profile.txt"
@@ -165,12 +181,12 @@ class MatmulFloor:
 def bench_training(rows: int = 20_000, dim: int = 2048) -> list[dict]:
     import torch
 
-    from rtpref.learners import TrainingConfig, losses
+    from rtpref.learners import losses
     from rtpref.learners.estimators import TIME_NETS
     from rtpref.learners.networks import RewardNet
 
     torch.manual_seed(0)
-    config = TrainingConfig()  # the reference hyper-parameters (DESIGN §1.5)
+    config = ReferenceRecipe()
     tensors = {
         "x1": torch.randn(rows, dim),
         "x2": torch.randn(rows, dim),
@@ -351,8 +367,6 @@ def _plain_training_row(config, tensors: dict, floor: MatmulFloor) -> dict:
     """Diagnostic: a whole log-loss epoch (our loop, fused Adam) of the same net without
     batch-norm and dropout. Between it and the Linear+ReLU chain row lies the optimizer and
     the loop; above it, what batch-norm and dropout cost."""
-    import dataclasses
-
     plain = dataclasses.replace(config, dropout=0.0, batch_norm=False)
     rows, dim = tensors["x1"].shape
     net, loss, flops_per_pair = _log_loss_case(plain, dim)
@@ -496,17 +510,16 @@ def bench_memory(rows: int = 100_000, dim: int = 2048, test_rows: int = 10_000) 
             _RSS
             + f"""
 import torch
-from rtpref.learners import TrainingConfig
 from rtpref.learners.networks import RewardNet
 from rtpref.run import run_training
 torch.set_num_threads(2)
-config = TrainingConfig()
-net = RewardNet({dim}, config.log_loss_hidden, config.dropout, config.batch_norm)
+net = RewardNet({dim}, (2048, 1024, 512, 256), 0.2, True)
 parameters = sum(p.numel() for p in net.parameters())
 del net
 base = start_peak()
 run_training({str(train_dir)!r}, {str(test_dir)!r}, "log_loss", {rows}, 0,
-             {{"log_loss_epochs": 1}}, 1.0)
+             {{"log_loss_epochs": 1, "log_loss_hidden": [2048, 1024, 512, 256],
+               "dropout": 0.2, "batch_norm": True, "validation_fraction": 0.0}}, 1.0)
 print(json.dumps({{"extra_mb": peak_mb() - base, "parameters": parameters}}))
 """
         )

@@ -21,7 +21,10 @@ TINY_SYNTHETIC = {
     "seeds": [0, 1],
     "algorithms": ["log_loss", "orthogonal"],
     "test_size": 300,
-    "synthetic": {"n_pairs": 900, "dim": 4, "hidden": [8], "weight_scale": 2.0, "seed": 0},
+    # One shared data set (reward_seed fixed): tests address results/tiny/chunks directly.
+    "synthetic": {
+        "n_pairs": 900, "dim": 4, "hidden": [8], "weight_scale": 2.0, "seed": 0, "reward_seed": 0,
+    },
     "chunks": {"rows_per_chunk": 128},
     "training": {
         "hidden": [16],

@@ -12,10 +12,12 @@ from rtpref.summary import METRIC_COLUMNS
 
 pytestmark = pytest.mark.workflow
 
-FIGURES = ["mse", "accuracy", "policy_value", "regret", "ddm_check"]
+FIGURES = ["mse", "accuracy", "policy_value", "regret", "ddm_check", "nuisance_error"]
 
 
 def test_end_to_end_rerun_and_determinism(workflow, tiny_config, tmp_path: Path) -> None:
+    # Without reward_seed every seed gets its own synthetic world (one data job per seed).
+    del tiny_config["synthetic"]["reward_seed"]
     config = workflow.write_config(tiny_config)
     workflow.run("--cores", "2", "--resources", "gpu=2", "--configfile", str(config))
     root = workflow.root / "results" / "tiny"
@@ -26,6 +28,10 @@ def test_end_to_end_rerun_and_determinism(workflow, tiny_config, tmp_path: Path)
     for column in ("algorithm", "n", "seed", *METRIC_COLUMNS, "train_seconds"):
         assert column in summary.columns
     assert sorted(summary["n"].unique().to_list()) == tiny_config["sizes"]
+    for seed in tiny_config["seeds"]:
+        assert (root / "worlds" / f"seed{seed}" / "chunks" / "test").is_dir()
+    assert not (root / "chunks").exists()
+    assert summary["data_per_seed"].all()
     for figure in FIGURES:
         assert (root / "figures" / f"{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for path in (workflow.root / "logs" / "tiny").rglob("*.log"):

@@ -5,18 +5,34 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 KEY_COLUMNS = ("algorithm", "n", "seed")
 METRIC_COLUMNS = ("accuracy", "accuracy_true", "mse", "policy_value", "regret")
+NUISANCE_COLUMNS = ("time_rmse", "time_rmse_constant", "stage1_diff_rmse")
+
+
+def _flat(record: dict[str, Any]) -> dict[str, Any]:
+    """One summary row: per-stage selection as ``{stage}_epochs`` / ``{stage}_validation_loss``
+    (the validation curves stay in metrics.json), and what distinguishes the seeds."""
+    row = {key: value for key, value in record.items() if key != "selection"}
+    for stage, chosen in record.get("selection", {}).items():
+        row[f"{stage}_epochs"] = chosen["epochs_chosen"]
+        row[f"{stage}_validation_loss"] = chosen["best_validation_loss"]
+    if "all_training_rows" in record:
+        # With one shared data set, runs that use all its rows differ only in initialisation.
+        only_init = record["all_training_rows"] and not record.get("data_per_seed", False)
+        row["seeds_differ_in"] = "initialisation" if only_init else "data and initialisation"
+    return row
 
 
 def collect(metric_files: Iterable[str | Path]) -> pl.DataFrame:
     records = []
     for path in metric_files:
         try:
-            records.append(json.loads(Path(path).read_text()))
+            records.append(_flat(json.loads(Path(path).read_text())))
         except (OSError, json.JSONDecodeError) as error:
             raise ValueError(f"{path}: unreadable metrics file ({error})") from error
     if not records:

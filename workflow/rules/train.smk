@@ -1,7 +1,25 @@
+rule synthetic_world:
+    output:
+        train=directory(results("worlds/seed{seed}/chunks/train")),
+        test=directory(results("worlds/seed{seed}/chunks/test")),
+    log:
+        logs("worlds/seed{seed}.log"),
+    benchmark:
+        benchmarks("worlds/seed{seed}.tsv")
+    conda:
+        "../../envs/rtpref.yaml"
+    params:
+        synthetic=config["synthetic"],
+        ddm=config["ddm"],
+        test_size=config["test_size"],
+        chunks=config["chunks"],
+    script:
+        "../scripts/synthetic_world.py"
+
+
 rule train:
     input:
-        train=results("chunks/train"),
-        test=results("chunks/test"),
+        unpack(run_chunks),
     output:
         results("runs/{algorithm}/n{size}/seed{seed}/metrics.json"),
     log:
@@ -16,6 +34,7 @@ rule train:
     params:
         training=lambda wildcards: options_for(wildcards.algorithm, config["training"]),
         barrier=config["ddm"]["barrier"],
+        data_per_seed=PER_SEED_WORLDS,
     script:
         "../scripts/train.py"
 

@@ -16,6 +16,7 @@ def main(snakemake):
             training=snakemake.params.training,
             barrier=snakemake.params.barrier,
             device=device,
+            data_per_seed=snakemake.params.data_per_seed,
             label=f"{wildcards.algorithm}/n{wildcards.size}/seed{wildcards.seed}",
         )
     write_json(snakemake.output[0], metrics)

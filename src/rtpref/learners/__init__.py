@@ -1,6 +1,29 @@
-"""Reward learners from choices (and response times); see DESIGN §1.4."""
+"""Reward learners from choices (and response times), as estimators."""
 
-from rtpref.learners.config import ALGORITHMS, TrainingConfig
-from rtpref.learners.estimators import TrainingDiverged, fit_learner
+from rtpref.learners.config import ALGORITHMS, LEARNERS, REFERENCE_LINES
+from rtpref.learners.estimators import (
+    LEARNER_CLASSES,
+    CrossFitOrthogonalLearner,
+    LogLossLearner,
+    NonOrthogonalLearner,
+    OrthogonalLearner,
+    PairwiseLearner,
+    TrainingDiverged,
+    make_learner,
+)
+from rtpref.learners.networks import RewardNet
 
-__all__ = ["ALGORITHMS", "TrainingConfig", "TrainingDiverged", "fit_learner"]
+__all__ = [
+    "ALGORITHMS",
+    "LEARNERS",
+    "LEARNER_CLASSES",
+    "REFERENCE_LINES",
+    "CrossFitOrthogonalLearner",
+    "LogLossLearner",
+    "NonOrthogonalLearner",
+    "OrthogonalLearner",
+    "PairwiseLearner",
+    "RewardNet",
+    "TrainingDiverged",
+    "make_learner",
+]
