@@ -88,3 +88,26 @@ def test_poisoned_test_rows_change_no_selection(tmp_path: Path, algorithm: str) 
     stage = next(iter(clean["selection"]))
     assert summary[f"{stage}_epochs"][0] == clean["selection"][stage]["epochs_chosen"]
     assert summary["seeds_differ_in"][0] == "data and initialisation"
+
+
+def test_interval_table_flags_only_increases_beyond_the_intervals() -> None:
+    import polars as pl
+
+    from rtpref.summary import increases_beyond_interval, interval_table, markdown_table
+
+    def runs(algorithm: str, size: int, values: list[float]) -> list[dict]:
+        return [
+            {"algorithm": algorithm, "n": size, "seed": i, "mse": v} for i, v in enumerate(values)
+        ]
+
+    summary = pl.DataFrame(
+        runs("flat", 100, [1.0, 1.2, 0.8])
+        + runs("flat", 200, [1.1, 0.9, 1.3])  # higher mean, overlapping interval
+        + runs("worse", 100, [1.0, 1.01, 0.99])
+        + runs("worse", 200, [2.0, 2.01, 1.99])
+    )
+    table = interval_table(summary)
+    assert table.height == 4 and set(table["seeds"]) == {3}
+    assert increases_beyond_interval(table) == ["worse: n=100 -> n=200"]
+    text = markdown_table(table, ["worse", "flat"])
+    assert text.splitlines()[2].startswith("| worse | 1.00 ± ")

@@ -73,6 +73,11 @@ def test_top_level_sweep_keys_can_be_overridden(workflow, tiny_config) -> None:
     plan = workflow.run("-n", "--cores", "2", "--configfile", str(config),
                         "--config", "sizes=[100,200,300]", "seeds=[5]")
     assert planned_jobs(plan.stdout)["train"] == 3 * len(tiny_config["algorithms"])
+    # One job per (algorithm, seed) fitting every size: the same runs, fewer processes.
+    grouped = workflow.run("-n", "--cores", "2", "--configfile", str(config),
+                           "--config", "sizes=[100,200,300]", "seeds=[5]",
+                           "sizes_per_train_job=all")
+    assert planned_jobs(grouped.stdout)["train"] == len(tiny_config["algorithms"])
 
 
 def test_asking_for_more_rows_than_exist_fails_before_any_job(workflow, tiny_config) -> None:

@@ -55,3 +55,53 @@ def aggregate(summary: pl.DataFrame, metric: str) -> pl.DataFrame:
         )
         .sort(["algorithm", "n"])
     )
+
+
+def interval_table(summary: pl.DataFrame, metric: str = "mse") -> pl.DataFrame:
+    """Per (algorithm, n): mean of ``metric`` over seeds, the half-width of its 95 %
+    t-interval, and the seed count."""
+    from rtpref.plots import mean_interval
+
+    rows = []
+    for (algorithm, size), group in summary.group_by(["algorithm", "n"]):
+        values = group[metric].drop_nulls().to_numpy()
+        if values.size == 0:
+            continue
+        mean, half = mean_interval(values)
+        rows.append(
+            {"algorithm": algorithm, "n": size, "mean": mean, "half": half, "seeds": values.size}
+        )
+    return pl.DataFrame(rows).sort(["algorithm", "n"])
+
+
+def increases_beyond_interval(table: pl.DataFrame) -> list[str]:
+    """Where an algorithm's mean grows with n by more than the intervals allow: the interval
+    at the larger n lies wholly above the one at the next smaller n."""
+    found = []
+    for (algorithm,), group in table.sort("n").group_by(["algorithm"], maintain_order=True):
+        points = group.sort("n").iter_rows(named=True)
+        previous = next(points)
+        for point in points:
+            if point["mean"] - point["half"] > previous["mean"] + previous["half"]:
+                found.append(f"{algorithm}: n={previous['n']} -> n={point['n']}")
+            previous = point
+    return found
+
+
+def markdown_table(table: pl.DataFrame, order: Iterable[str]) -> str:
+    """``mean ± half-width`` per algorithm (rows, in ``order``) and n (columns)."""
+    sizes = sorted(table["n"].unique().to_list())
+    lines = [
+        "| algorithm | " + " | ".join(f"n = {size:,}" for size in sizes) + " |",
+        "| --- |" + " --- |" * len(sizes),
+    ]
+    for algorithm in order:
+        cells = []
+        for size in sizes:
+            match = table.filter((pl.col("algorithm") == algorithm) & (pl.col("n") == size))
+            cells.append(
+                "" if match.is_empty() else f"{match['mean'][0]:.2f} ± {match['half'][0]:.2f}"
+            )
+        if any(cells):
+            lines.append(f"| {algorithm} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

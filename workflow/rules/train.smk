@@ -17,26 +17,61 @@ rule synthetic_world:
         "../scripts/synthetic_world.py"
 
 
-rule train:
-    input:
-        unpack(run_chunks),
-    output:
-        results("runs/{algorithm}/n{size}/seed{seed}/metrics.json"),
-    log:
-        logs("train/{algorithm}/n{size}/seed{seed}.log"),
-    benchmark:
-        benchmarks("train/{algorithm}/n{size}/seed{seed}.tsv")
-    conda:
-        "../../envs/rtpref.yaml"
-    threads: config["threads"]["train"]
-    resources:
-        gpu=1,
-    params:
-        training=lambda wildcards: options_for(wildcards.algorithm, config["training"]),
-        barrier=config["ddm"]["barrier"],
-        data_per_seed=PER_SEED_WORLDS,
-    script:
-        "../scripts/train.py"
+# One job per run (default), or with `sizes_per_train_job: all` one job per (algorithm, seed)
+# that fits every size in turn: the same outputs and results, far fewer process start-ups.
+if config["sizes_per_train_job"] == "all":
+
+    rule train:
+        input:
+            unpack(run_chunks),
+        output:
+            expand(
+                results("runs/{{algorithm}}/n{size}/seed{{seed}}/metrics.json"),
+                size=config["sizes"],
+            ),
+        log:
+            logs("train/{algorithm}/seed{seed}.log"),
+        benchmark:
+            benchmarks("train/{algorithm}/seed{seed}.tsv")
+        conda:
+            "../../envs/rtpref.yaml"
+        threads: config["threads"]["train"]
+        resources:
+            gpu=1,
+        params:
+            training=lambda wildcards: options_for(
+                wildcards.algorithm, config["training"]
+            ),
+            barrier=config["ddm"]["barrier"],
+            data_per_seed=PER_SEED_WORLDS,
+            sizes=config["sizes"],
+        script:
+            "../scripts/train.py"
+
+else:
+
+    rule train:
+        input:
+            unpack(run_chunks),
+        output:
+            results("runs/{algorithm}/n{size}/seed{seed}/metrics.json"),
+        log:
+            logs("train/{algorithm}/n{size}/seed{seed}.log"),
+        benchmark:
+            benchmarks("train/{algorithm}/n{size}/seed{seed}.tsv")
+        conda:
+            "../../envs/rtpref.yaml"
+        threads: config["threads"]["train"]
+        resources:
+            gpu=1,
+        params:
+            training=lambda wildcards: options_for(
+                wildcards.algorithm, config["training"]
+            ),
+            barrier=config["ddm"]["barrier"],
+            data_per_seed=PER_SEED_WORLDS,
+        script:
+            "../scripts/train.py"
 
 
 rule summary:
