@@ -1,4 +1,4 @@
-"""Losses as pure functions of tensors (DESIGN §1.4). ``barrier`` is a in the DDM.
+"""Losses as pure functions of tensors. ``barrier`` is a in the DDM.
 
 With the EZ model E[Y | v] = (v / a) E[T | v], so the response-time losses regress Y on the
 linear moment (diff / a) * t_hat.
