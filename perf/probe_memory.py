@@ -24,12 +24,12 @@ def main(argv: list[str] | None = None) -> None:
 
     import torch
 
-    from rtpref.learners import TrainingConfig
+    from perf.training import ReferenceRecipe
     from rtpref.learners.networks import RewardNet
     from rtpref.run import run_training
 
     torch.set_num_threads(2)
-    config = TrainingConfig()
+    config = ReferenceRecipe()
     net = RewardNet(args.dim, config.log_loss_hidden, config.dropout, config.batch_norm)
     parameters = sum(parameter.numel() for parameter in net.parameters())
     del net
@@ -40,7 +40,13 @@ def main(argv: list[str] | None = None) -> None:
         "log_loss",
         args.rows,
         0,
-        {"log_loss_epochs": 1},
+        {
+            "log_loss_epochs": 1,
+            "log_loss_hidden": list(config.log_loss_hidden),
+            "dropout": config.dropout,
+            "batch_norm": config.batch_norm,
+            "validation_fraction": 0.0,
+        },
         1.0,
     )
     print(json.dumps({"extra_mb": peak_mb() - base, "parameters": parameters}))

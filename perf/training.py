@@ -6,6 +6,7 @@ misses its target gets a torch profile in results/bench/training-profile.txt."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections.abc import Callable
@@ -15,6 +16,23 @@ import numpy as np
 from perf.common import REPO, best_of, row
 
 PROFILE = REPO / "results" / "bench" / "training-profile.txt"
+
+
+@dataclasses.dataclass(frozen=True)
+class ReferenceRecipe:
+    """The reference learners' hyper-parameters (Pick-a-Pic recipe), also usable as the
+    training loop's ``Optimisation`` (no early stopping: the bench times whole epochs)."""
+
+    hidden: tuple[int, ...] = (1024, 512, 256)
+    log_loss_hidden: tuple[int, ...] = (2048, 1024, 512, 256)
+    dropout: float = 0.2
+    batch_norm: bool = True
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 256
+    time_net: str = "siamese"
+    patience: int | None = None
+
 
 
 def linear_flops_per_row(layers: list[tuple[int, int]]) -> float:
@@ -80,12 +98,12 @@ class MatmulFloor:
 def bench_training(rows: int = 20_000, dim: int = 2048) -> list[dict]:
     import torch
 
-    from rtpref.learners import TrainingConfig, losses
+    from rtpref.learners import losses
     from rtpref.learners.estimators import TIME_NETS
     from rtpref.learners.networks import RewardNet
 
     torch.manual_seed(0)
-    config = TrainingConfig()  # the reference hyper-parameters (DESIGN §1.5)
+    config = ReferenceRecipe()
     tensors = {
         "x1": torch.randn(rows, dim),
         "x2": torch.randn(rows, dim),

@@ -77,3 +77,37 @@ def test_synthetic_source_is_seeded_and_consistent() -> None:
     assert not features.equals(other)
     assert features.schema.field("x1").type == pa.list_(pa.float32(), 4)
     assert np.std(rewards["reward_1"].to_numpy()) > 0
+
+
+def test_each_run_seed_draws_its_own_reward_function_unless_one_is_fixed() -> None:
+    settings = {"n_pairs": 50, "dim": 3, "hidden": [4], "weight_scale": 2.0, "seed": 0}
+    probe = np.random.default_rng(9).standard_normal((20, 3)).astype(np.float32)
+
+    def reward_and_rows(run_seed: int, reward_seed: int | None):
+        from rtpref.sources.synthetic import RewardFunction, world_config
+
+        config = world_config({**settings, "reward_seed": reward_seed}, run_seed)
+        features, _ = make_pairs(config)
+        rng = np.random.default_rng(config.seed if reward_seed is None else reward_seed)
+        function = RewardFunction(config.dim, config.hidden, config.weight_scale, rng)
+        return function(probe), features
+
+    own = [reward_and_rows(seed, None) for seed in (0, 1)]
+    assert not np.allclose(own[0][0], own[1][0])
+    assert not own[0][1].equals(own[1][1])
+    fixed = [reward_and_rows(seed, 5) for seed in (0, 1)]
+    np.testing.assert_array_equal(fixed[0][0], fixed[1][0])
+    assert not fixed[0][1].equals(fixed[1][1])
+
+
+def test_nuisance_errors_against_the_truth() -> None:
+    from rtpref import ddm
+    from rtpref.metrics import nuisance_errors
+
+    r1, r2 = np.array([0.0, 1.0, 3.0]), np.array([0.5, -1.0, 0.0])
+    truth = ddm.mean_time(r1 - r2, 1.0)
+    exact = nuisance_errors(truth, r1 - r2, r1, r2, 1.0)
+    assert exact["time_rmse"] == 0 and exact["stage1_diff_rmse"] == 0
+    off = nuisance_errors(truth + 0.1, None, r1, r2, 1.0)
+    assert off["time_rmse"] == pytest.approx(0.1) and off["stage1_diff_rmse"] is None
+    assert off["time_rmse_constant"] == pytest.approx(np.std(truth))

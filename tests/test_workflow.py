@@ -12,12 +12,14 @@ from rtpref.names import METRICS
 
 pytestmark = pytest.mark.workflow
 
-FIGURES = ["mse", "accuracy", "policy_value", "regret", "ddm_check"]
+FIGURES = ["mse", "accuracy", "policy_value", "regret", "ddm_check", "nuisance_error"]
 
 
-def test_end_to_end_rerun_and_determinism(tiny_run: Workflow, tiny_config, tmp_path: Path) -> None:
-    workflow = tiny_run
-    config = workflow.root / "test.yaml"
+def test_end_to_end_rerun_and_determinism(workflow, tiny_config, tmp_path: Path) -> None:
+    # Without reward_seed every seed gets its own synthetic world (one data job per seed).
+    del tiny_config["synthetic"]["reward_seed"]
+    config = workflow.write_config(tiny_config)
+    workflow.run("--cores", "2", "--resources", "gpu=2", "--configfile", str(config))
     root = workflow.root / "results" / "tiny"
     summary = pl.read_parquet(root / "summary.parquet")
     expected_rows = len(tiny_config["algorithms"]) * len(tiny_config["sizes"]) * len(
@@ -26,6 +28,10 @@ def test_end_to_end_rerun_and_determinism(tiny_run: Workflow, tiny_config, tmp_p
     for column in ("algorithm", "n", "seed", *METRICS, "train_seconds"):
         assert column in summary.columns
     assert sorted(summary["n"].unique().to_list()) == tiny_config["sizes"]
+    for seed in tiny_config["seeds"]:
+        assert (root / "worlds" / f"seed{seed}" / "chunks" / "test").is_dir()
+    assert not (root / "chunks").exists()
+    assert summary["data_per_seed"].all()
     for figure in FIGURES:
         assert (root / "figures" / f"{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for path in (workflow.root / "logs" / "tiny").rglob("*.log"):
@@ -77,6 +83,11 @@ def test_top_level_sweep_keys_can_be_overridden(workflow, tiny_config) -> None:
     plan = workflow.run("-n", "--cores", "2", "--configfile", str(config),
                         "--config", "sizes=[100,200,300]", "seeds=[5]")
     assert planned_jobs(plan.stdout)["train"] == 3 * len(tiny_config["algorithms"])
+    # One job per (algorithm, seed) fitting every size: the same runs, fewer processes.
+    grouped = workflow.run("-n", "--cores", "2", "--configfile", str(config),
+                           "--config", "sizes=[100,200,300]", "seeds=[5]",
+                           "sizes_per_train_job=all")
+    assert planned_jobs(grouped.stdout)["train"] == len(tiny_config["algorithms"])
 
 
 def test_asking_for_more_rows_than_exist_fails_before_any_job(workflow, tiny_config) -> None:

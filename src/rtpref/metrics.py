@@ -34,3 +34,29 @@ def evaluate(
         "policy_value": float(np.mean(chosen)),
         "regret": float(np.mean(np.maximum(r1, r2) - chosen)),
     }
+
+
+def nuisance_errors(
+    time_hat: ArrayLike | None,
+    diff_hat: ArrayLike | None,
+    reward_1: ArrayLike,
+    reward_2: ArrayLike,
+    barrier: float,
+) -> dict[str, float | None]:
+    """Stage-1 quality on simulated data: RMSE of t_hat vs the true E[T|v], of the best
+    constant vs E[T|v] (what a t_hat that learned nothing scores), and of diff_hat vs v."""
+    from rtpref import ddm
+
+    true_diff = np.asarray(reward_1, dtype=np.float64) - np.asarray(reward_2, dtype=np.float64)
+    true_time = ddm.mean_time(true_diff, barrier)
+
+    def rmse(predicted: ArrayLike | None, truth: np.ndarray) -> float | None:
+        if predicted is None:
+            return None
+        return float(np.sqrt(np.mean((np.asarray(predicted, dtype=np.float64) - truth) ** 2)))
+
+    return {
+        "time_rmse": rmse(time_hat, true_time),
+        "time_rmse_constant": float(np.std(true_time)),
+        "stage1_diff_rmse": rmse(diff_hat, true_diff),
+    }

@@ -2,10 +2,12 @@
 
 Snakemake imports this module on every start (and in every cluster job) to build wildcard
 constraints, target lists and per-algorithm rule params, so it must stay cheap: plain tuples and
-one function, no third-party imports.
+small functions, no third-party imports.
 
-- :data:`ALGORITHMS`: the reward learners a config can list under ``algorithms``;
-- :data:`OPTIONS_USED`: the ``training`` options each algorithm reads (see :func:`options_for`);
+- :data:`LEARNERS`, :data:`REFERENCE_LINES`, :data:`ALGORITHMS`: what a config can list under
+  ``algorithms`` (reference lines read true rewards, so they exist for simulated data only);
+- :data:`CONFIG_ARGUMENTS` / :data:`OPTIONS_USED`: the ``training`` options each algorithm reads
+  (see :func:`options_for`, :func:`constructor_arguments`);
 - :data:`METRICS`: the test-set metrics of every run, the columns of the summary table;
 - :data:`FIGURE_METRICS`: the metrics that get a scaling figure, in plotting order.
 """
@@ -14,26 +16,67 @@ from __future__ import annotations
 
 from typing import Any
 
-ALGORITHMS = ("log_loss", "orthogonal", "nonorthogonal", "orthogonal_crossfit", "oracle")
-
 METRICS = ("accuracy", "accuracy_true", "mse", "policy_value", "regret")
 FIGURE_METRICS = ("mse", "accuracy", "policy_value", "regret")
 
-# The training options each algorithm reads; a run's Snakemake params are only these, so
-# changing e.g. stage1_epochs reruns the two-stage learners but not log_loss or oracle.
-_SHARED = ("dropout", "batch_norm", "learning_rate", "weight_decay", "batch_size")
-_TWO_STAGE = (*_SHARED, "hidden", "stage1_epochs", "stage2_epochs", "time_net")
-OPTIONS_USED = {
-    "log_loss": (*_SHARED, "log_loss_hidden", "log_loss_epochs"),
+# Learners a user can run on their own choices and response times.
+LEARNERS = ("log_loss", "orthogonal", "nonorthogonal", "orthogonal_crossfit")
+# Reference lines for simulated data only: they read the true rewards of the training rows.
+REFERENCE_LINES = ("noise_free_floor", "orthogonal_true_nuisances", "known_mean_time")
+ALGORITHMS = (*LEARNERS, *REFERENCE_LINES)
+
+# Config key -> constructor argument, per algorithm. A run's Snakemake params are only these
+# keys, so changing e.g. stage1_epochs reruns the two-stage learners but not log_loss.
+_SHARED = {
+    key: key
+    for key in (
+        "dropout",
+        "batch_norm",
+        "learning_rate",
+        "weight_decay",
+        "batch_size",
+        "validation_fraction",
+        "patience",
+    )
+}
+_TWO_STAGE = {
+    **_SHARED,
+    "hidden": "hidden",
+    "stage1_epochs": "stage1_epochs",
+    "stage2_epochs": "stage2_epochs",
+    "time_net": "time_net",
+    "stage2_weighting": "stage2_weighting",
+}
+_REFERENCE = {**_SHARED, "hidden": "hidden", "stage2_epochs": "epochs"}
+CONFIG_ARGUMENTS: dict[str, dict[str, str]] = {
+    "log_loss": {**_SHARED, "log_loss_hidden": "hidden", "log_loss_epochs": "epochs"},
     "orthogonal": _TWO_STAGE,
     "nonorthogonal": _TWO_STAGE,
-    "orthogonal_crossfit": (*_TWO_STAGE, "crossfit_folds"),
-    "oracle": (*_SHARED, "hidden", "stage2_epochs"),
+    "orthogonal_crossfit": {**_TWO_STAGE, "crossfit_folds": "crossfit_folds"},
+    **{name: _REFERENCE for name in REFERENCE_LINES},
 }
+OPTIONS_USED = {algorithm: tuple(keys) for algorithm, keys in CONFIG_ARGUMENTS.items()}
+
+
+def _check(algorithm: str) -> None:
+    if algorithm not in CONFIG_ARGUMENTS:
+        raise ValueError(f"unknown algorithm {algorithm!r}; choose from {list(ALGORITHMS)}")
 
 
 def options_for(algorithm: str, training: dict[str, Any]) -> dict[str, Any]:
     """The part of the ``training`` config block that ``algorithm`` uses."""
-    if algorithm not in OPTIONS_USED:
-        raise ValueError(f"unknown algorithm {algorithm!r}; choose from {list(ALGORITHMS)}")
+    _check(algorithm)
     return {key: training[key] for key in OPTIONS_USED[algorithm] if key in training}
+
+
+def constructor_arguments(algorithm: str, training: dict[str, Any]) -> dict[str, Any]:
+    """``training`` config keys of ``algorithm`` renamed to its estimator's arguments."""
+    _check(algorithm)
+    unknown = sorted(set(training) - {key for keys in OPTIONS_USED.values() for key in keys})
+    if unknown:
+        raise ValueError(f"unknown training option(s): {unknown}")
+    return {
+        argument: tuple(training[key]) if isinstance(training[key], list) else training[key]
+        for key, argument in CONFIG_ARGUMENTS[algorithm].items()
+        if key in training
+    }

@@ -15,6 +15,7 @@ from scipy import stats  # noqa: E402
 
 from rtpref import ddm  # noqa: E402
 from rtpref.io import atomic_path  # noqa: E402
+from rtpref.names import REFERENCE_LINES  # noqa: E402
 
 LABELS = {
     "mse": "test MSE of r(x1) - r(x2)",
@@ -28,7 +29,13 @@ STYLE = {
     "nonorthogonal": ("tab:orange", "s"),
     "orthogonal": ("tab:blue", "^"),
     "orthogonal_crossfit": ("tab:green", "v"),
-    "oracle": ("black", "x"),
+    "noise_free_floor": ("black", "x"),
+    "orthogonal_true_nuisances": ("tab:purple", "D"),
+    "known_mean_time": ("tab:gray", "P"),
+}
+NUISANCE_PANELS = {
+    "time_rmse": "RMSE of t_hat vs true E[T|v]",
+    "stage1_diff_rmse": "RMSE of stage-1 r_hat(x1) - r_hat(x2) vs v",
 }
 
 
@@ -56,6 +63,8 @@ METRIC_RANGES = {
     "accuracy_true": (0.0, 1.0),
     "mse": (0.0, np.inf),
     "regret": (0.0, np.inf),
+    "time_rmse": (0.0, np.inf),
+    "stage1_diff_rmse": (0.0, np.inf),
 }
 
 
@@ -68,14 +77,17 @@ def band_within_range(
     return mean, max(mean - half, low), min(mean + half, high)
 
 
-def plot_metric(summary: pl.DataFrame, metric: str, path: str | Path, title: str = "") -> None:
-    """Mean and 95 % interval over seeds vs n (log axis), one line per algorithm."""
-    figure, axis = plt.subplots(figsize=(6.4, 4.4))
-    for algorithm in sorted(
-        summary["algorithm"].unique().to_list(),
-        key=lambda name: list(STYLE).index(name) if name in STYLE else 99,
-    ):
-        rows = summary.filter(pl.col("algorithm") == algorithm)
+def _ordered(algorithms: list[str]) -> list[str]:
+    return sorted(algorithms, key=lambda name: list(STYLE).index(name) if name in STYLE else 99)
+
+
+def _draw_lines(axis: plt.Axes, summary: pl.DataFrame, metric: str) -> None:
+    """Mean and 95 % interval over seeds vs n, one line per algorithm with values of
+    ``metric``; reference lines dashed."""
+    for algorithm in _ordered(summary["algorithm"].unique().to_list()):
+        rows = summary.filter((pl.col("algorithm") == algorithm) & pl.col(metric).is_not_null())
+        if rows.is_empty():
+            continue
         sizes = sorted(rows["n"].unique().to_list())
         points = np.array(
             [
@@ -85,24 +97,59 @@ def plot_metric(summary: pl.DataFrame, metric: str, path: str | Path, title: str
         )
         means, lows, highs = points.T
         color, marker = STYLE.get(algorithm, (None, "o"))
-        dashed = "--" if algorithm == "oracle" else "-"
+        dashed = "--" if algorithm in REFERENCE_LINES else "-"
         axis.plot(sizes, means, dashed, color=color, marker=marker, label=algorithm)
         axis.fill_between(sizes, lows, highs, color=color, alpha=0.15)
+
+
+def _size_axis(axis: plt.Axes, summary: pl.DataFrame, log_y: bool) -> None:
     axis.set_xscale("log")
     # Ticks at the sizes actually run, written out (500, 2,000, ...) rather than as powers of 10.
     all_sizes = sorted(summary["n"].unique().to_list())
     axis.set_xticks(all_sizes, [f"{n:,}" for n in all_sizes])
     axis.xaxis.set_minor_locator(ticker.NullLocator())
-    if metric == "mse":
+    if log_y:
         axis.set_yscale("log")
         plain = ticker.FuncFormatter(lambda value, _: f"{value:g}")
         axis.yaxis.set_major_formatter(plain)
         axis.yaxis.set_minor_formatter(plain)
     axis.set_xlabel("training pairs n")
+    axis.grid(True, which="both", alpha=0.3)
+
+
+def plot_metric(summary: pl.DataFrame, metric: str, path: str | Path, title: str = "") -> None:
+    """Mean and 95 % interval over seeds vs n (log axis), one line per algorithm."""
+    figure, axis = plt.subplots(figsize=(6.4, 4.4))
+    _draw_lines(axis, summary, metric)
+    _size_axis(axis, summary, log_y=metric == "mse")
     axis.set_ylabel(LABELS.get(metric, metric))
     axis.set_title(title or f"{metric}: mean and 95% interval over seeds")
-    axis.grid(True, which="both", alpha=0.3)
-    axis.legend()
+    axis.legend(fontsize="small")
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def plot_nuisance_error(summary: pl.DataFrame, path: str | Path) -> None:
+    """Test-set RMSE of the stage-1 nuisances vs n, per learner; the RMSE of the best
+    constant t_hat (one that learned nothing) as a dotted line."""
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.4))
+    for axis, (column, label) in zip(axes, NUISANCE_PANELS.items(), strict=True):
+        if column in summary.columns:
+            _draw_lines(axis, summary, column)
+        if column == "time_rmse" and "time_rmse_constant" in summary.columns:
+            constant = summary.group_by("n").agg(pl.col("time_rmse_constant").mean()).sort("n")
+            axis.plot(
+                constant["n"],
+                constant["time_rmse_constant"],
+                ":",
+                color="black",
+                label="best constant t_hat",
+            )
+        _size_axis(axis, summary, log_y=True)
+        axis.set_ylabel(label)
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend(fontsize="small")
+    figure.suptitle("stage-1 nuisance error on the test set: mean and 95% interval over seeds")
     figure.tight_layout()
     _save(figure, path)
 

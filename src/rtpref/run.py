@@ -13,9 +13,9 @@ import torch
 
 from rtpref.chunks import index_chunks, load_pairs
 from rtpref.data import DataError
-from rtpref.learners import TrainingConfig, TrainingDiverged, fit_learner
+from rtpref.learners import TrainingDiverged, make_learner
 from rtpref.learners.loop import stage_seed
-from rtpref.metrics import evaluate
+from rtpref.metrics import evaluate, nuisance_errors
 
 log = logging.getLogger(__name__)
 
@@ -49,30 +49,44 @@ def run_training(
     barrier: float,
     device: str = "cpu",
     label: str = "",
+    non_decision_time: float = 0.0,
+    data_per_seed: bool = False,
 ) -> dict[str, Any]:
-    """Fit ``algorithm`` on ``size`` seeded training rows; return its metrics record."""
-    config = TrainingConfig.from_mapping(training, barrier=barrier)
+    """Fit ``algorithm`` on ``size`` seeded training rows; return its metrics record.
+
+    ``data_per_seed`` says that each seed has its own data set (a new synthetic world), which
+    the record states so that runs using all rows are read correctly. The test rows are read
+    only after fitting, for the final evaluation.
+    """
+    learner = make_learner(
+        algorithm,
+        training,
+        barrier=barrier,
+        non_decision_time=non_decision_time,
+        seed=seed,
+        device=device,
+        label=label,
+    )
     index = index_chunks(train_dir)
     rows = training_rows(index.num_rows, size, seed, str(train_dir))
     train_pairs = load_pairs(train_dir, rows)
+    log.info(
+        "%s: %d training rows, dim %d, device %s",
+        label,
+        len(train_pairs),
+        train_pairs.x1.shape[1],
+        device,
+    )
+    torch.use_deterministic_algorithms(True)
+    started = time.perf_counter()
+    learner.fit(train_pairs)
+    train_seconds = time.perf_counter() - started
     test_pairs = load_pairs(test_dir)
     if train_pairs.x1.shape[1] != test_pairs.x1.shape[1]:
         raise DataError(
             f"{train_dir} has features of width {train_pairs.x1.shape[1]} but {test_dir} "
             f"of width {test_pairs.x1.shape[1]}"
         )
-    log.info(
-        "%s: %d training rows, %d test rows, dim %d, device %s",
-        label,
-        len(train_pairs),
-        len(test_pairs),
-        train_pairs.x1.shape[1],
-        device,
-    )
-    torch.use_deterministic_algorithms(True)
-    started = time.perf_counter()
-    learner = fit_learner(algorithm, train_pairs, config, seed, device, label)
-    train_seconds = time.perf_counter() - started
     predicted = learner.predict_diff(test_pairs.x1, test_pairs.x2)
     # The loss is checked before each step; the last step can still blow the weights up.
     if not np.isfinite(predicted).all():
@@ -82,15 +96,30 @@ def run_training(
             "lower training.learning_rate"
         )
     metrics = evaluate(predicted, test_pairs.choice, test_pairs.reward_1, test_pairs.reward_2)
+    has_nuisances = hasattr(learner, "predict_time")
+    nuisances = nuisance_errors(
+        learner.predict_time(test_pairs.x1, test_pairs.x2) if has_nuisances else None,
+        learner.predict_stage1_diff(test_pairs.x1, test_pairs.x2) if has_nuisances else None,
+        test_pairs.reward_1,
+        test_pairs.reward_2,
+        barrier,
+    )
+    selection = {stage: record.as_dict() for stage, record in learner.selection_.items()}
     return {
         "algorithm": algorithm,
         "n": int(size),
         "seed": int(seed),
         **metrics,
+        **nuisances,
+        "validation_choice_log_loss": learner.validation_choice_log_loss_,
         "train_seconds": train_seconds,
         "rows": len(train_pairs),
+        "validation_rows": learner.validation_rows_,
+        "all_training_rows": bool(size == index.num_rows),
+        "data_per_seed": bool(data_per_seed),
         "test_rows": len(test_pairs),
-        "epochs": learner.epochs,
+        "epochs": sum(record["epochs_chosen"] for record in selection.values()),
+        "selection": selection,
         "device": device,
         "peak_memory_mb": peak_memory_mb(device),
     }

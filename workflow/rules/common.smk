@@ -116,6 +116,23 @@ def feature_files(wildcards):
     return expand(results(f"embeddings/{SPLIT}/shard-{{shard}}.parquet"), shard=SHARDS)
 
 
+# Synthetic data without a fixed reward_seed: every run seed gets its own world (reward
+# function, rows, choices and times, test set), so seeds differ in data, not only in
+# initialisation.
+PER_SEED_WORLDS = (
+    SOURCE == "synthetic" and config["synthetic"].get("reward_seed") is None
+)
+
+
+def run_chunks(wildcards):
+    """Train and test chunk directories of a run: its seed's world, or the shared ones."""
+    root = f"worlds/seed{wildcards.seed}/" if PER_SEED_WORLDS else ""
+    return {
+        "train": results(f"{root}chunks/train"),
+        "test": results(f"{root}chunks/test"),
+    }
+
+
 def run_metrics():
     return expand(
         results("runs/{algorithm}/n{size}/seed{seed}/metrics.json"),
@@ -134,6 +151,7 @@ def get_final_output():
         results("summary.parquet"),
         *expand(results("figures/{metric}.png"), metric=FIGURE_METRICS),
         results("figures/ddm_check.png"),
+        results("figures/nuisance_error.png"),
         # Which test items share a prompt (best-of-k reranking).
         *([results(f"text/groups/{SPLIT}.parquet")] if SOURCE == "text" else []),
     ]

@@ -16,6 +16,23 @@ rule plot_metric:
         "../scripts/plot_metric.py"
 
 
+rule nuisance_error:
+    input:
+        results("summary.parquet"),
+    output:
+        report(
+            results("figures/nuisance_error.png"),
+            caption="../report/nuisance_error.rst",
+            category="Diagnostics",
+        ),
+    log:
+        logs("figures/nuisance_error.log"),
+    benchmark:
+        benchmarks("figures/nuisance_error.tsv")
+    script:
+        "../scripts/plot_nuisance_error.py"
+
+
 rule ddm_check:
     output:
         report(

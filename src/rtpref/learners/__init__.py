@@ -1,12 +1,29 @@
-"""Reward learners from choices (and response times): the log-loss (Bradley-Terry) baseline,
-the two-stage Neyman-orthogonal and non-orthogonal response-time learners (plain and
-cross-fitted), and the oracle that is given the true mean response time.
+"""Reward learners from choices (and response times), as estimators."""
 
-``config`` holds the hyper-parameters, ``losses`` the loss functions, ``networks`` the reward
-and time networks, ``loop`` the one training loop and ``estimators`` the learners built on it.
-"""
+from rtpref.learners.estimators import (
+    LEARNER_CLASSES,
+    CrossFitOrthogonalLearner,
+    LogLossLearner,
+    NonOrthogonalLearner,
+    OrthogonalLearner,
+    PairwiseLearner,
+    TrainingDiverged,
+    make_learner,
+)
+from rtpref.learners.networks import RewardNet
+from rtpref.names import ALGORITHMS, LEARNERS, REFERENCE_LINES
 
-from rtpref.learners.config import TrainingConfig
-from rtpref.learners.estimators import TrainingDiverged, fit_learner
-
-__all__ = ["TrainingConfig", "TrainingDiverged", "fit_learner"]
+__all__ = [
+    "ALGORITHMS",
+    "LEARNERS",
+    "LEARNER_CLASSES",
+    "REFERENCE_LINES",
+    "CrossFitOrthogonalLearner",
+    "LogLossLearner",
+    "NonOrthogonalLearner",
+    "OrthogonalLearner",
+    "PairwiseLearner",
+    "RewardNet",
+    "TrainingDiverged",
+    "make_learner",
+]

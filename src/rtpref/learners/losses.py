@@ -1,4 +1,4 @@
-"""The learners' losses, as pure functions of tensors. ``barrier`` is the barrier a of the DDM.
+"""Losses as pure functions of tensors. ``barrier`` is a in the DDM.
 
 With the EZ model E[Y | v] = (v / a) E[T | v], so the response-time losses regress Y on the
 linear moment (diff / a) * t_hat.
@@ -19,6 +19,10 @@ def time_mse(time_hat: torch.Tensor, response_time: torch.Tensor) -> torch.Tenso
     return functional.mse_loss(time_hat, response_time)
 
 
+def _mean(squares: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    return squares.mean() if weight is None else (weight * squares).mean()
+
+
 def orthogonal_loss(
     diff: torch.Tensor,
     choice: torch.Tensor,
@@ -26,21 +30,41 @@ def orthogonal_loss(
     time_hat: torch.Tensor,
     diff_hat: torch.Tensor,
     barrier: float = 1.0,
+    weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """mean[(Y - (T - t_hat) diff_hat / a - (diff / a) t_hat)^2], Neyman-orthogonal in both
-    nuisances (t_hat, diff_hat)."""
+    """mean[w (Y - (T - t_hat) diff_hat / a - (diff / a) t_hat)^2], Neyman-orthogonal in both
+    nuisances (t_hat, diff_hat); ``weight`` w defaults to 1."""
     residual = choice - (response_time - time_hat) * diff_hat / barrier - diff / barrier * time_hat
-    return residual.square().mean()
+    return _mean(residual.square(), weight)
 
 
 def nonorthogonal_loss(
-    diff: torch.Tensor, choice: torch.Tensor, time_hat: torch.Tensor, barrier: float = 1.0
+    diff: torch.Tensor,
+    choice: torch.Tensor,
+    time_hat: torch.Tensor,
+    barrier: float = 1.0,
+    weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """mean[(Y - (diff / a) t_hat)^2]: first-order sensitive to errors in t_hat."""
-    return (choice - diff / barrier * time_hat).square().mean()
+    """mean[w (Y - (diff / a) t_hat)^2]: first-order sensitive to errors in t_hat."""
+    return _mean((choice - diff / barrier * time_hat).square(), weight)
 
 
-def oracle_loss(
+def inverse_time_weights(time_hat: torch.Tensor, barrier: float = 1.0) -> torch.Tensor:
+    """Per-pair weights 1 / max(t_hat, 0.05 a^2), unnormalised.
+
+    The residual of the response-time losses has a variance that shrinks with E[T|v] (for
+    large |v| roughly like E[T|v] / a^2), so dividing each squared error by t_hat is a
+    variance weighting; the clip keeps a near-zero t_hat from dominating.
+    """
+    return 1.0 / time_hat.clamp(min=0.05 * barrier * barrier)
+
+
+def squared_error(diff: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """mean[(diff - target)^2]: regression of the predicted difference on a known target."""
+    return functional.mse_loss(diff, target)
+
+
+def known_mean_time_loss(
     diff: torch.Tensor, choice: torch.Tensor, true_time: torch.Tensor, barrier: float = 1.0
 ) -> torch.Tensor:
     """mean[(a Y / E[T|v] - diff)^2] with the true E[T|v]: the identity v = a E[Y|v] / E[T|v]

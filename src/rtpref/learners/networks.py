@@ -102,3 +102,27 @@ class TimeNet(nn.Module):
         both_orders = torch.cat([torch.cat([x1, x2], dim=1), torch.cat([x2, x1], dim=1)])
         raw = nn.functional.softplus(self.body(both_orders).squeeze(-1))
         return 0.5 * (raw[: x1.shape[0]] + raw[x1.shape[0] :])
+
+
+class ModelShapedTimeNet(nn.Module):
+    """t_hat = (a / dh) tanh(a dh) with dh = h(x1) - h(x2) for a reward-like network h.
+
+    This is the drift-diffusion model's own E[T | v] with the drift replaced by a learned
+    difference, so t_hat is positive, even in the swap of x1 and x2, and exact when h is the
+    true reward.
+    """
+
+    def __init__(
+        self, in_dim: int, hidden: tuple[int, ...], dropout: float, batch_norm: bool, barrier: float
+    ):
+        super().__init__()
+        self.reward = RewardNet(in_dim, hidden, dropout, batch_norm)
+        self.barrier = barrier
+
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+        scaled = self.barrier * self.reward.pair_diff(x1, x2)
+        # tanh(z)/z by its Taylor series near 0, where the direct form divides 0 by 0.
+        small = scaled.abs() < 1e-3
+        safe = torch.where(small, torch.ones_like(scaled), scaled)
+        ratio = torch.where(small, 1.0 - scaled.square() / 3.0, torch.tanh(safe) / safe)
+        return self.barrier * self.barrier * ratio

@@ -18,6 +18,23 @@ class SyntheticConfig:
     hidden: tuple[int, ...] = (64, 32)
     weight_scale: float = 2.0
     seed: int = 0
+    # None: the reward function is drawn from ``seed`` along with the rows; an integer fixes
+    # one function (drawn from it) whatever ``seed`` is, for ablations.
+    reward_seed: int | None = None
+
+
+def world_config(settings: dict, run_seed: int) -> SyntheticConfig:
+    """The synthetic data set of one run seed: its own rows and (unless ``reward_seed`` is
+    set) its own reward function, both derived from (``seed``, run seed)."""
+    values = {**settings, "hidden": tuple(settings.get("hidden", SyntheticConfig.hidden))}
+    values["seed"] = world_seed(values.get("seed", 0), run_seed, "pairs")
+    return SyntheticConfig(**values)
+
+
+def world_seed(base: int, run_seed: int, what: str) -> int:
+    """A seed for ``what`` in the world of ``run_seed``, independent across the three."""
+    words = [base, run_seed, *what.encode()]
+    return int(np.random.SeedSequence(words).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
 def _sigmoid(values: NDArray) -> NDArray:
@@ -53,7 +70,8 @@ def make_pairs(config: SyntheticConfig) -> tuple[pa.Table, pa.Table]:
     if config.n_pairs < 1 or config.dim < 1:
         raise ValueError(f"n_pairs and dim must be >= 1, got {config.n_pairs}, {config.dim}")
     rng = np.random.default_rng(config.seed)
-    reward = RewardFunction(config.dim, tuple(config.hidden), config.weight_scale, rng)
+    reward_rng = rng if config.reward_seed is None else np.random.default_rng(config.reward_seed)
+    reward = RewardFunction(config.dim, tuple(config.hidden), config.weight_scale, reward_rng)
     x1 = rng.standard_normal((config.n_pairs, config.dim)).astype(np.float32)
     x2 = rng.standard_normal((config.n_pairs, config.dim)).astype(np.float32)
     pair_index = np.arange(config.n_pairs, dtype=np.int64)
