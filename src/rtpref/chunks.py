@@ -24,6 +24,8 @@ FEATURE_COLUMNS = ("x1", "x2")
 LABEL_COLUMNS = ("pair_index", "reward_1", "reward_2", "choice", "response_time")
 CHUNK_COLUMNS = ("pair_index", "x1", "x2", "reward_1", "reward_2", "choice", "response_time")
 FINITE_COLUMNS = ("x1", "x2", "reward_1", "reward_2", "response_time")
+# Recorded data has no true rewards: these columns are then entirely NaN ("unknown").
+REWARD_COLUMNS = ("reward_1", "reward_2")
 ROW_GROUP_ROWS = 8192
 FEATURE_PAGE_BYTES = 64 << 20
 _CHUNK_GLOB = "chunk-*.parquet"
@@ -103,14 +105,20 @@ def check_finite(
     pair_index: NDArray,
     source: str,
     rows: NDArray | None = None,
+    rewards_may_be_unknown: bool = False,
 ) -> None:
     """Raise DataError naming the file and first pair_index with a NaN/inf in ``values``.
+
+    With ``rewards_may_be_unknown`` a reward column that is NaN throughout passes: recorded
+    data has no true rewards.
 
     ``rows`` are the row numbers of ``values`` in ``source`` when they are not 0, 1, 2, ...
     """
     # Fast path: min and max are NaN or infinite if any value is, without a boolean temporary.
     if values.size == 0 or (np.isfinite(values.min()) and np.isfinite(values.max())):
         return
+    if rewards_may_be_unknown and name in REWARD_COLUMNS and np.isnan(values).all():
+        return  # unknown rewards (recorded data), not a damaged value
     finite = np.isfinite(values)
     if finite.ndim > 1:
         finite = finite.all(axis=tuple(range(1, finite.ndim)))
@@ -285,6 +293,7 @@ def _fill_from_file(
                     out["pair_index"][target],
                     str(path),
                     group_start + take,
+                    rewards_may_be_unknown=True,
                 )
             filled += take.size
         group_start += group_rows
@@ -364,7 +373,9 @@ def _read_labels(path: Path) -> pa.Table:
             f"({duplicated.size} duplicate(s))"
         )
     for name in ("reward_1", "reward_2", "response_time"):
-        check_finite(name, labels.column(name).to_numpy(), pair_index, str(path))
+        check_finite(
+            name, labels.column(name).to_numpy(), pair_index, str(path), rewards_may_be_unknown=True
+        )
     return labels
 
 

@@ -51,6 +51,29 @@ def mean_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float
 def plot_metric(summary: pl.DataFrame, metric: str, path: str | Path, title: str = "") -> None:
     """Mean and 95 % interval over seeds vs n (log axis), one line per algorithm."""
     figure, axis = plt.subplots(figsize=(6.4, 4.4))
+    _draw_metric(axis, summary, metric, title)
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def plot_regret_at_k(summary: pl.DataFrame, path: str | Path) -> None:
+    """regret@k vs n, one panel per k found in the summary (columns regret_at_K)."""
+    columns = sorted(
+        (name for name in summary.columns if name.startswith("regret_at_")),
+        key=lambda name: int(name.removeprefix("regret_at_")),
+    )
+    if not columns:
+        raise ValueError("summary has no regret_at_K columns; set evaluation.best_of")
+    figure, axes = plt.subplots(1, len(columns), figsize=(6.4 * len(columns), 4.4), squeeze=False)
+    for axis, column in zip(axes[0], columns, strict=True):
+        k = column.removeprefix("regret_at_")
+        _draw_metric(axis, summary, column, f"best of {k}: mean and 95% interval over seeds")
+        axis.set_ylabel(f"regret@{k} (best true reward - picked)")
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def _draw_metric(axis: plt.Axes, summary: pl.DataFrame, metric: str, title: str) -> None:
     for algorithm in sorted(
         summary["algorithm"].unique().to_list(),
         key=lambda name: list(STYLE).index(name) if name in STYLE else 99,
@@ -79,8 +102,6 @@ def plot_metric(summary: pl.DataFrame, metric: str, path: str | Path, title: str
     axis.set_title(title or f"{metric}: mean and 95% interval over seeds")
     axis.grid(True, which="both", alpha=0.3)
     axis.legend()
-    figure.tight_layout()
-    _save(figure, path)
 
 
 def plot_ddm_check(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import resource
 import time
@@ -12,9 +13,10 @@ import numpy as np
 import torch
 
 from rtpref.chunks import DataError, index_chunks, load_pairs
+from rtpref.evaluation import evaluate_model
 from rtpref.learners import TrainingConfig, TrainingDiverged, fit_learner
 from rtpref.learners.loop import stage_seed
-from rtpref.metrics import evaluate
+from rtpref.reward_model import RewardModel, decision_time_pairs, training_provenance
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +50,18 @@ def run_training(
     barrier: float,
     device: str = "cpu",
     label: str = "",
+    model_dir: str | Path | None = None,
+    non_decision_time: float = 0.0,
+    provenance: dict[str, Any] | None = None,
+    best_of: tuple[int, ...] = (4, 16),
+    group_seed: int = 0,
+    calibration: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Fit ``algorithm`` on ``size`` seeded training rows; return its metrics record."""
+    """Fit ``algorithm`` on ``size`` seeded training rows; return its metrics record.
+
+    The fitted reward model is saved to ``model_dir`` (if given); the metrics are computed
+    from that model's predictions, so scoring the test pairs with it reproduces them.
+    """
     config = TrainingConfig.from_mapping(training, barrier=barrier)
     index = index_chunks(train_dir)
     rows = training_rows(index.num_rows, size, seed, str(train_dir))
@@ -70,9 +82,21 @@ def run_training(
     )
     torch.use_deterministic_algorithms(True)
     started = time.perf_counter()
-    learner = fit_learner(algorithm, train_pairs, config, seed, device, label)
+    # The learners fit decision times T - t0 (integrator: pass non_decision_time to the
+    # estimator instead once it takes one).
+    fit_pairs = decision_time_pairs(train_pairs, non_decision_time)
+    learner = fit_learner(algorithm, fit_pairs, config, seed, device, label)
     train_seconds = time.perf_counter() - started
-    predicted = learner.predict_diff(test_pairs.x1, test_pairs.x2)
+    model = RewardModel.from_net(
+        learner.reward_net,
+        algorithm,
+        barrier,
+        non_decision_time,
+        training={**dataclasses.asdict(config), "epochs": learner.epochs},
+        provenance={**(provenance or {}), **training_provenance(train_pairs, rows, seed)},
+        calibration=calibration,
+    )
+    predicted = model.predict_diff(test_pairs.x1, test_pairs.x2)
     # The loss is checked before each step; the last step can still blow the weights up.
     if not np.isfinite(predicted).all():
         raise TrainingDiverged(
@@ -80,12 +104,16 @@ def run_training(
             "reward differences on the test set are NaN/inf after training; "
             "lower training.learning_rate"
         )
-    metrics = evaluate(predicted, test_pairs.choice, test_pairs.reward_1, test_pairs.reward_2)
+    metrics = evaluate_model(model, test_pairs, predicted, best_of, group_seed)
+    if model_dir is not None:
+        model.save_pretrained(model_dir)
     return {
         "algorithm": algorithm,
         "n": int(size),
         "seed": int(seed),
         **metrics,
+        "barrier": float(barrier),
+        "non_decision_time": float(non_decision_time),
         "train_seconds": train_seconds,
         "rows": len(train_pairs),
         "test_rows": len(test_pairs),

@@ -15,8 +15,34 @@ NAME = config["name"]
 SOURCE = config["source"]
 SPLIT = config["split"]
 SHARDS = list(range(config["shards"]))
-FIGURE_METRICS = ["mse", "accuracy", "policy_value", "regret"]
 IMAGE_SOURCES = ("demo", "pickapic")
+# Recorded data has no true rewards: its figures show the held-out fit instead.
+REWARDS_KNOWN = SOURCE != "recorded"
+FIGURE_METRICS = (
+    ["mse", "accuracy", "policy_value", "regret"]
+    if REWARDS_KNOWN
+    else ["accuracy", "choice_log_likelihood", "time_log_likelihood"]
+)
+
+
+def check_auto_ddm():
+    """auto barrier / non-decision time are estimated from recorded data only."""
+    auto = [
+        key for key in ("barrier", "non_decision_time") if config["ddm"][key] == "auto"
+    ]
+    if auto and SOURCE != "recorded":
+        raise ValueError(
+            f"config: ddm.{auto[0]}: auto needs source recorded; source {SOURCE!r} "
+            "simulates choices and times from the number you give"
+        )
+
+
+check_auto_ddm()
+if SOURCE == "recorded" and not config["recorded"]["pairs"]:
+    raise ValueError(
+        "config: source recorded needs recorded.pairs, your Parquet files of pairs"
+    )
+CALIBRATE = "auto" in (config["ddm"]["barrier"], config["ddm"]["non_decision_time"])
 
 
 def available_pairs():
@@ -80,8 +106,36 @@ def reward_files(wildcards):
     )
 
 
+def label_file():
+    """Per-pair rewards, choices and response times that chunks join with features."""
+    if SOURCE == "recorded":
+        return results("recorded/labels.parquet")
+    return results(f"enhanced/{SPLIT}.parquet")
+
+
+def recorded_inputs(wildcards):
+    """The user's pairs files and, for pairs naming items, the embedded items."""
+    inputs = {"pairs": config["recorded"]["pairs"]}
+    if config["recorded"]["items"]:
+        inputs["item_features"] = results("recorded/item_features.parquet")
+    return inputs
+
+
+def model_inputs(wildcards):
+    """What a run reads besides chunks: the calibration (auto DDM) and embedder weights,
+    whose identity the saved model records."""
+    inputs = {}
+    if CALIBRATE:
+        inputs["calibration"] = results("calibration.json")
+    if SOURCE == "demo":
+        inputs.update(DEMO_MODEL)
+    return inputs
+
+
 def feature_files(wildcards):
     """Per-pair features (x1, x2), in ascending pair order, that chunks join with labels."""
+    if SOURCE == "recorded":
+        return [results("recorded/features.parquet")]
     if SOURCE == "synthetic":
         return [results(f"synthetic/{SPLIT}/features.parquet")]
     return expand(results(f"embeddings/{SPLIT}/shard-{{shard}}.parquet"), shard=SHARDS)
@@ -97,8 +151,12 @@ def run_metrics():
 
 
 def get_final_output():
-    return [
+    outputs = [
         results("summary.parquet"),
         *expand(results("figures/{metric}.png"), metric=FIGURE_METRICS),
-        results("figures/ddm_check.png"),
     ]
+    if REWARDS_KNOWN:
+        outputs.append(results("figures/ddm_check.png"))
+        if config["evaluation"]["best_of"]:
+            outputs.append(results("figures/regret_at_k.png"))
+    return outputs

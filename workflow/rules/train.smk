@@ -1,9 +1,23 @@
+# The embedder behind the features, recorded in every saved model (None: raw features).
+FEATURE_EMBEDDER = (
+    EMBEDDER
+    if SOURCE in IMAGE_SOURCES
+    else (
+        {"kind": "open_clip", **config["recorded"]["embedder"]}
+        if SOURCE == "recorded" and config["recorded"]["items"]
+        else None
+    )
+)
+
+
 rule train:
     input:
+        unpack(model_inputs),
         train=results("chunks/train"),
         test=results("chunks/test"),
     output:
-        results("runs/{algorithm}/n{size}/seed{seed}/metrics.json"),
+        metrics=results("runs/{algorithm}/n{size}/seed{seed}/metrics.json"),
+        model=directory(results("runs/{algorithm}/n{size}/seed{seed}/model")),
     log:
         logs("train/{algorithm}/n{size}/seed{seed}.log"),
     benchmark:
@@ -15,9 +29,30 @@ rule train:
         gpu=1,
     params:
         training=lambda wildcards: options_for(wildcards.algorithm, config["training"]),
-        barrier=config["ddm"]["barrier"],
+        ddm=config["ddm"],
+        source=SOURCE,
+        embedder=FEATURE_EMBEDDER,
+        evaluation=config["evaluation"],
     script:
         "../scripts/train.py"
+
+
+rule calibrate:
+    input:
+        train=results("chunks/train"),
+    output:
+        results("calibration.json"),
+    log:
+        logs("calibration.log"),
+    benchmark:
+        benchmarks("calibration.tsv")
+    conda:
+        "../../envs/rtpref.yaml"
+    threads: config["threads"]["train"]
+    params:
+        calibration=config["calibration"],
+    script:
+        "../scripts/calibrate.py"
 
 
 rule summary:
