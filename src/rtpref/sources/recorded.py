@@ -61,8 +61,10 @@ def _nulls(column: pa.ChunkedArray | pa.Array) -> NDArray[np.bool_]:
     return np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def check_choices(path: str | Path, column: pa.ChunkedArray) -> NDArray[np.int8]:
-    """Choices as +1/-1 int8; refuses nulls and anything but -1, 0, 1."""
+def check_choices(
+    path: str | Path, column: pa.ChunkedArray
+) -> tuple[NDArray[np.int8], NDArray[np.float64]]:
+    """(choices as +1/-1 int8, raw values); refuses nulls and anything but -1, 0, 1."""
     _refuse(path, "choice", _nulls(column), "missing choice", "every pair needs a choice")
     if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
         raise DataError(f"{path}: column 'choice' has type {column.type}; expected numbers")
