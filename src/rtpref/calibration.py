@@ -234,7 +234,7 @@ class _Scalars(torch.nn.Module):
         )
 
 
-def _refine(drift: NDArray, choice: NDArray, response_time: NDArray) -> tuple[float, float, float]:
+def refine(drift: NDArray, choice: NDArray, response_time: NDArray) -> tuple[float, float, float]:
     """(a, t0) maximising the exact likelihood with v ~ N(k g, s^2) around the fitted drifts g:
     the scale k and spread s absorb stage 1's shrinkage and error. Returns (a, t0, loglik)."""
     drift_t = torch.from_numpy(np.asarray(drift, np.float64))
@@ -275,7 +275,7 @@ def calibrate(
     if times.size < 10 or not np.all(np.isfinite(times)) or times.min() <= 0:
         raise ValueError("calibration needs at least 10 finite, positive response times")
     drift = _joint_fit(x1, x2, choices, times, settings)
-    barrier, t0, loglik = _refine(drift, choices, times)
+    barrier, t0, loglik = refine(drift, choices, times)
     log.info("calibration: a = %.5f, t0 = %.5f s (loglik %.3f)", barrier, t0, loglik)
     barrier_interval = t0_interval = None
     if settings.bootstrap:
@@ -283,7 +283,7 @@ def calibrate(
         draws = []
         for _ in range(settings.bootstrap):
             rows = rng.integers(0, times.size, times.size)
-            draws.append(_refine(drift[rows], choices[rows], times[rows])[:2])
+            draws.append(refine(drift[rows], choices[rows], times[rows])[:2])
         low, high = np.percentile(np.asarray(draws), [2.5, 97.5], axis=0)
         barrier_interval = (float(low[0]), float(high[0]))
         t0_interval = (float(low[1]), float(high[1]))
