@@ -8,11 +8,12 @@ import polars as pl
 import pytest
 from image_helpers import planned_jobs
 
+from rtpref.reward_model import RewardModel
 from rtpref.summary import METRIC_COLUMNS
 
 pytestmark = pytest.mark.workflow
 
-FIGURES = ["mse", "accuracy", "policy_value", "regret", "ddm_check"]
+FIGURES = ["mse", "accuracy", "policy_value", "regret", "ddm_check", "regret_at_k"]
 
 
 def test_end_to_end_rerun_and_determinism(workflow, tiny_config, tmp_path: Path) -> None:
@@ -26,6 +27,9 @@ def test_end_to_end_rerun_and_determinism(workflow, tiny_config, tmp_path: Path)
     for column in ("algorithm", "n", "seed", *METRIC_COLUMNS, "train_seconds"):
         assert column in summary.columns
     assert sorted(summary["n"].unique().to_list()) == tiny_config["sizes"]
+    for metrics in root.glob("runs/*/n*/seed*/metrics.json"):
+        model = RewardModel.from_pretrained(metrics.parent / "model")
+        assert model.in_dim == tiny_config["synthetic"]["dim"]
     for figure in FIGURES:
         assert (root / "figures" / f"{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for path in (workflow.root / "logs" / "tiny").rglob("*.log"):
