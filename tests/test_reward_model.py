@@ -144,3 +144,58 @@ def test_score_exit_codes(chunk_dirs: tuple[Path, Path], tmp_path: Path) -> None
     missing = CliRunner().invoke(main, ["score", "--model", str(model_dir), "--out", str(out)])
     assert missing.exit_code == 2 and "--pairs" in missing.output
     assert "Exit codes" in CliRunner().invoke(main, ["--help"]).output
+
+
+def test_embed_uses_the_recorded_embedder_and_refuses_another(tmp_path: Path) -> None:
+    import pyarrow as pa
+    from image_helpers import _jpeg, save_tiny_open_clip
+
+    from rtpref.models import DEMO_CONFIG_NAME, DEMO_WEIGHTS_NAME
+    from rtpref.provenance import embedder_provenance
+
+    clip = tmp_path / "clip"
+    save_tiny_open_clip(clip)
+    embedder = embedder_provenance(
+        {"kind": "demo"}, clip / DEMO_CONFIG_NAME, clip / DEMO_WEIGHTS_NAME
+    )
+    rng = np.random.default_rng(0)
+    items = tmp_path / "items.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "item_id": ["a", "b", "c"],
+                "image": [_jpeg(rng) for _ in range(3)],
+                "caption": ["a fox", "a car", "the moon"],
+            }
+        ),
+        items,
+    )
+    for in_dim, name in ((24, "good"), (10, "narrow")):
+        torch.manual_seed(0)
+        net = RewardNet(in_dim, (4,), 0.0, False)
+        RewardModel.from_net(
+            net, "log_loss", 1.0, provenance={"embedder": embedder}
+        ).save_pretrained(tmp_path / name)
+    out = tmp_path / "features.parquet"
+
+    def embed(model: str, *extra: str):
+        arguments = ["embed", "--model", str(tmp_path / model), "--items", str(items)]
+        return CliRunner().invoke(main, [*arguments, "--out", str(out), *extra])
+
+    result = embed("good")
+    assert result.exit_code == 0, result.output
+    assert pq.read_table(out).column("x").type.list_size == 24
+    out.unlink()
+    narrow = embed("narrow")
+    assert narrow.exit_code == 2 and "width 24" in narrow.output and "width 10" in narrow.output
+    # Same architecture, other weights: refused by identity, naming both files.
+    other = tmp_path / "other_clip"
+    save_tiny_open_clip(other)
+    weights = other / DEMO_WEIGHTS_NAME
+    from safetensors.torch import load_file, save_file
+
+    state = {key: value + 1.0 for key, value in load_file(str(weights)).items()}
+    save_file(state, str(weights))
+    moved = embed("good", "--embedder", str(other))
+    assert moved.exit_code == 2 and str(weights) in moved.output
+    assert str(clip / DEMO_WEIGHTS_NAME) in moved.output and not out.exists()

@@ -61,6 +61,10 @@ def main() -> None:
     """
 
 
+def _path_option(flag: str, name: str, help: str, required: bool = True):
+    return click.option(flag, name, required=required, type=click.Path(path_type=Path), help=help)
+
+
 def _parquet_files(path: Path) -> list[Path]:
     files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
     if not files:
@@ -78,27 +82,20 @@ def _parquet_files(path: Path) -> list[Path]:
     required=True,
     help="Saved model: a run's model/ directory (or a Hugging Face repo id).",
 )
-@click.option(
+@_path_option(
     "--pairs",
     "pairs_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Parquet file, or directory of Parquet files, of pairs: columns x1, x2 (lists of "
+    "Parquet file, or directory of Parquet files, of pairs: columns x1, x2 (lists of "
     "floats of the model's feature width) or item_1, item_2 (item ids, with --items).",
 )
-@click.option(
+@_path_option(
     "--items",
     "items_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Item features from `rtpref embed` (item_id, x), for pairs with item_1, item_2.",
+    "Item features from `rtpref embed` (item_id, x), for pairs with item_1, item_2.",
+    required=False,
 )
-@click.option(
-    "--out",
-    "out_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Output Parquet file: the input rows plus predicted_diff and prob_first.",
+@_path_option(
+    "--out", "out_path", "Output Parquet file: the input rows plus predicted_diff and prob_first."
 )
 @_reported
 def score(model_path: str, pairs_path: Path, items_path: Path | None, out_path: Path) -> None:
@@ -166,27 +163,18 @@ def score(model_path: str, pairs_path: Path, items_path: Path | None, out_path: 
     required=True,
     help="Saved model whose config names the embedder its features came from.",
 )
-@click.option(
+@_path_option(
     "--items",
     "items_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Parquet file of raw items: item_id (string), image (encoded image bytes), caption.",
+    "Parquet file of raw items: item_id (string), image (encoded image bytes), caption.",
 )
-@click.option(
-    "--out",
-    "out_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Output Parquet file of item features: item_id, x.",
-)
-@click.option(
+@_path_option("--out", "out_path", "Output Parquet file of item features: item_id, x.")
+@_path_option(
     "--embedder",
     "embedder_dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Directory holding the embedder files, if they moved since training "
+    "Directory holding the embedder files, if they moved since training "
     "(checked against the identity recorded in the model).",
+    required=False,
 )
 @click.option("--batch-items", default=64, show_default=True, help="Items per forward pass.")
 @_reported

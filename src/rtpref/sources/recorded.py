@@ -15,7 +15,6 @@ Every check runs before anything is trained, and a failure names the file, colum
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -286,19 +285,6 @@ def read_items(path: str | Path) -> pa.Table:
     return table
 
 
-def _decode(data: bytes, path: str | Path, row: int):
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            return image.convert("RGB")
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise DataError(
-            f"{path}: column 'image', row {row} ({ROW_NOTE}): undecodable image "
-            f"({type(error).__name__}: {error})"
-        ) from error
-
-
 def embed_items(path: str | Path, model, batch_items: int = 64, progress: bool = False) -> pa.Table:
     """(item_id, x) with x = [image features; caption features], FixedSizeList<float32>.
 
@@ -306,6 +292,8 @@ def embed_items(path: str | Path, model, batch_items: int = 64, progress: bool =
     so an item's features do not depend on how many items come with it.
     """
     from tqdm import tqdm
+
+    from rtpref.embedding import decode_image
 
     table = read_items(path)
     images = table.column("image")
@@ -316,7 +304,7 @@ def embed_items(path: str | Path, model, batch_items: int = 64, progress: bool =
     for start in tqdm(starts, desc="embedding items", unit="batch", disable=not progress):
         stop = min(start + batch_items, rows)
         picked = list(range(start, stop)) + [start] * (batch_items - (stop - start))
-        decoded = [_decode(images[row].as_py(), path, row) for row in picked]
+        decoded = [decode_image(images[row].as_py(), path, row, None, "image") for row in picked]
         pixels = model.preprocess(decoded)
         tokens = model.tokenize([captions[row] for row in picked])
         image, text = model.encode(pixels, tokens)
