@@ -66,3 +66,18 @@ def test_best_of_k_regret() -> None:
         assert len(set(prompts[group])) == 1
     again = best_of_k_groups(40, 4, seed=0)
     assert all(np.array_equal(a, b) for a, b in zip(groups, again, strict=True))
+
+
+def test_test_pairs_get_their_prompts(tmp_path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from rtpref.chunks import DataError
+    from rtpref.evaluation import prompts_of_pairs
+
+    path = tmp_path / "prompts.parquet"
+    pq.write_table(pa.table({"pair_index": [5, 1, 9], "prompt": ["fox", "car", "moon"]}), path)
+    assert prompts_of_pairs(path, np.array([9, 5])).tolist() == ["moon", "fox"]
+    assert prompts_of_pairs(None, np.array([9])) is None
+    with pytest.raises(DataError, match="no prompt for test pair_index 4"):
+        prompts_of_pairs(path, np.array([1, 4]))

@@ -4,13 +4,14 @@ held-out fit of choices and response times (which needs no true rewards)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from rtpref.calibration import log_choice_prob, log_time_density
-from rtpref.chunks import Pairs
+from rtpref.chunks import DataError, Pairs
 from rtpref.metrics import METRICS, evaluate
 
 
@@ -119,6 +120,13 @@ def evaluate_model(
     if best_of:
         rewards = np.concatenate([test_pairs.reward_1, test_pairs.reward_2])
         item_prompts = None if prompts is None else np.concatenate([prompts, prompts])
+        # Prompt groups where every k finds a prompt with k test items; random ones otherwise
+        # (the demo's captions, drawn from ~20,000 scenes, rarely repeat).
+        if item_prompts is not None and not all(
+            best_of_k_groups(rewards.size, k, seed, item_prompts) for k in best_of
+        ):
+            item_prompts = None
+        metrics["best_of_grouping"] = "random" if item_prompts is None else "prompt"
         predicted = (
             model.predict_reward(np.concatenate([test_pairs.x1, test_pairs.x2])) if known else None
         )
@@ -126,3 +134,34 @@ def evaluate_model(
             groups = best_of_k_groups(rewards.size, k, seed, item_prompts)
             metrics[f"regret_at_{k}"] = regret_at_k(rewards, predicted, groups) if known else None
     return metrics
+
+
+def prompts_of_pairs(prompts_file: str | Path | None, pair_index: NDArray) -> NDArray | None:
+    """The prompt of each test pair (by pair_index) from a (pair_index, prompt) table."""
+    if prompts_file is None:
+        return None
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(prompts_file, columns=["pair_index", "prompt"])
+    known = table.column("pair_index").to_numpy()
+    order = np.argsort(known)
+    positions = np.searchsorted(known, pair_index, sorter=order)
+    rows = order[np.minimum(positions, len(known) - 1)]
+    missing = known[rows] != pair_index
+    if missing.any():
+        raise DataError(
+            f"{prompts_file}: no prompt for test pair_index {int(pair_index[missing][0])}"
+        )
+    return np.asarray(table.column("prompt").to_pylist(), dtype=object)[rows]
+
+
+def write_prompts(raw_shards: Sequence[str | Path], out: str | Path) -> None:
+    """(pair_index, prompt) of every pair of the raw shards, for best-of-k prompt groups."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from rtpref.io import write_parquet
+
+    tables = [pq.read_table(path, columns=["pair_index", "caption"]) for path in raw_shards]
+    table = pa.concat_tables(tables).rename_columns(["pair_index", "prompt"])
+    write_parquet(out, table)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from rtpref.chunks import DataError, index_chunks, load_pairs
-from rtpref.evaluation import evaluate_model
+from rtpref.evaluation import evaluate_model, prompts_of_pairs
 from rtpref.learners import TrainingConfig, TrainingDiverged, fit_learner
 from rtpref.learners.loop import stage_seed
 from rtpref.reward_model import RewardModel, decision_time_pairs, training_provenance
@@ -56,6 +56,7 @@ def run_training(
     best_of: tuple[int, ...] = (4, 16),
     group_seed: int = 0,
     calibration: dict[str, Any] | None = None,
+    prompts_file: str | Path | None = None,
 ) -> dict[str, Any]:
     """Fit ``algorithm`` on ``size`` seeded training rows; return its metrics record.
 
@@ -104,7 +105,8 @@ def run_training(
             "reward differences on the test set are NaN/inf after training; "
             "lower training.learning_rate"
         )
-    metrics = evaluate_model(model, test_pairs, predicted, best_of, group_seed)
+    prompts = prompts_of_pairs(prompts_file, test_pairs.pair_index)
+    metrics = evaluate_model(model, test_pairs, predicted, best_of, group_seed, prompts)
     if model_dir is not None:
         model.save_pretrained(model_dir)
     return {

@@ -129,6 +129,8 @@ def model_inputs(wildcards):
         inputs["calibration"] = results("calibration.json")
     if SOURCE == "demo":
         inputs.update(DEMO_MODEL)
+    if SOURCE in IMAGE_SOURCES:
+        inputs["prompts"] = results("prompts.parquet")
     return inputs
 
 

@@ -68,3 +68,19 @@ rule summary:
         "../../envs/rtpref.yaml"
     script:
         "../scripts/summary.py"
+
+
+# The caption of every pair, so that best-of-k groups share a prompt (image sources).
+rule prompts:
+    input:
+        expand(results(f"raw/{SPLIT}/shard-{{shard}}.parquet"), shard=SHARDS),
+    output:
+        results("prompts.parquet"),
+    log:
+        logs("prompts.log"),
+    benchmark:
+        benchmarks("prompts.tsv")
+    conda:
+        "../../envs/rtpref.yaml"
+    script:
+        "../scripts/prompts.py"

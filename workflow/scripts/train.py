@@ -36,6 +36,7 @@ def main(snakemake):
             best_of=tuple(snakemake.params.evaluation["best_of"]),
             group_seed=snakemake.params.evaluation["seed"],
             calibration=calibration,
+            prompts_file=snakemake.input.get("prompts"),
         )
     write_json(snakemake.output.metrics, metrics)
 
