@@ -139,8 +139,8 @@ def log_choice_prob(choice: ArrayLike, drift: ArrayLike, barrier: float) -> NDAr
 class CalibrationSettings:
     hidden: tuple[int, ...] = (64, 64)
     epochs: int = 30
-    learning_rate: float = 3e-3
-    batch_size: int = 256
+    learning_rate: float = 1e-2
+    batch_size: int = 512
     bootstrap: int = 200
     seed: int = 0
 
