@@ -81,6 +81,12 @@ CASES: list[tuple[str, Callable[[Config], None], tuple[str, ...]]] = [
         ("instance['ddm']['barrier']", "less than or equal to the minimum of 0"),
     ),
     ("barrier_negative", _set("ddm.barrier", -1.0), ("instance['ddm']['barrier']",)),
+    (
+        "barrier_auto_for_simulated_data",
+        _set("ddm.barrier", "auto"),
+        ("ddm.barrier: auto needs source recorded",),
+    ),
+    ("barrier_word", _set("ddm.barrier", "big"), ("instance['ddm']['barrier']", "'^auto$'")),
     ("empty_seed_list", _set("seeds", []), ("instance['seeds']", "should be non-empty")),
     ("duplicate_seeds", _set("seeds", [0, 0]), ("instance['seeds']", "non-unique")),
     ("negative_seed", _set("seeds", [-1]), ("instance['seeds'][0]",)),

@@ -9,10 +9,13 @@ import pytest
 from helpers import Workflow, planned_jobs
 
 from rtpref.names import METRICS
+from rtpref.reward_model import RewardModel
 
 pytestmark = pytest.mark.workflow
 
-FIGURES = ["mse", "accuracy", "policy_value", "regret", "ddm_check", "nuisance_error"]
+FIGURES = [
+    "mse", "accuracy", "policy_value", "regret", "ddm_check", "nuisance_error", "regret_at_k"
+]
 
 
 def test_end_to_end_rerun_and_determinism(workflow, tiny_config, tmp_path: Path) -> None:
@@ -32,6 +35,9 @@ def test_end_to_end_rerun_and_determinism(workflow, tiny_config, tmp_path: Path)
         assert (root / "worlds" / f"seed{seed}" / "chunks" / "test").is_dir()
     assert not (root / "chunks").exists()
     assert summary["data_per_seed"].all()
+    for metrics in root.glob("runs/*/n*/seed*/metrics.json"):
+        model = RewardModel.from_pretrained(metrics.parent / "model")
+        assert model.in_dim == tiny_config["synthetic"]["dim"]
     for figure in FIGURES:
         assert (root / "figures" / f"{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for path in (workflow.root / "logs" / "tiny").rglob("*.log"):

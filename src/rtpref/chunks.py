@@ -234,6 +234,7 @@ def _fill_from_file(
                     out["pair_index"][target],
                     str(path),
                     group_start + take,
+                    rewards_may_be_unknown=True,
                 )
             check_labels(
                 out["choice"][target],

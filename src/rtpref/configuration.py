@@ -25,7 +25,8 @@ def _types(schema: dict[str, Any]) -> set[str]:
 
 
 def _convert_string(text: str, kinds: set[str]) -> Any:
-    if "string" in kinds:
+    # A key that is a number or a word (e.g. a barrier or ``auto``) takes numbers as numbers.
+    if "string" in kinds and not kinds & {"integer", "number"}:
         return text
     word = text.strip()
     for kind, convert in (("integer", int), ("number", float)):

@@ -19,6 +19,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
+# Recorded data has no true rewards: these columns are then entirely NaN ("unknown").
+REWARD_COLUMNS = ("reward_1", "reward_2")
+
 
 class DataError(ValueError):
     """Input data that cannot be used; the message names the file and, where known, the row."""
@@ -81,14 +84,20 @@ def check_finite(
     pair_index: NDArray,
     source: str,
     rows: NDArray | None = None,
+    rewards_may_be_unknown: bool = False,
 ) -> None:
     """Raise DataError naming the file and first pair_index with a NaN/inf in ``values``.
+
+    With ``rewards_may_be_unknown`` a reward column that is NaN throughout passes: recorded
+    data has no true rewards.
 
     ``rows`` are the row numbers of ``values`` in ``source`` when they are not 0, 1, 2, ...
     """
     # Fast path: min and max are NaN or infinite if any value is, without a boolean temporary.
     if values.size == 0 or (np.isfinite(values.min()) and np.isfinite(values.max())):
         return
+    if rewards_may_be_unknown and name in REWARD_COLUMNS and np.isnan(values).all():
+        return  # unknown rewards (recorded data), not a damaged value
     finite = np.isfinite(values)
     if finite.ndim > 1:
         finite = finite.all(axis=tuple(range(1, finite.ndim)))

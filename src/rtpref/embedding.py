@@ -134,14 +134,17 @@ def aligned_batches(path: str | Path, batch_pairs: int) -> Iterator[tuple[int, p
         yield first_row, pa.concat_tables(buffered)
 
 
-def decode_image(data: bytes, path: Path, row: int, pair_index: int, column: str) -> Image.Image:
+def decode_image(
+    data: bytes, path: Path, row: int, pair_index: int | None, column: str
+) -> Image.Image:
     """Image bytes -> RGB PIL image; corrupt bytes raise DataError naming file, row and column."""
     try:
         with Image.open(io.BytesIO(data)) as image:
             return image.convert("RGB")
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        pair = "" if pair_index is None else f" (pair_index {pair_index})"
         raise DataError(
-            f"{path}: row {row} (pair_index {pair_index}) column {column!r}: "
+            f"{path}: row {row}{pair} column {column!r}: "
             f"undecodable image ({type(error).__name__}: {error})"
         ) from error
 

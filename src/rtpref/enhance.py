@@ -109,12 +109,14 @@ def simulate_labels(
     reward_diff_std: float | None = None,
     reward_scale: float = 1.0,
     source: str = "rewards",
+    non_decision_time: float = 0.0,
 ) -> pa.Table:
     """Scale rewards, simulate (choice, response_time) with drift = reward_1 - reward_2.
 
     ``reward_diff_std`` (if given) rescales rewards so that r1 - r2 has that standard deviation;
     otherwise rewards are multiplied by ``reward_scale``. The scaled rewards are the ground
-    truth the learners are scored against.
+    truth the learners are scored against. ``non_decision_time`` t0 is added to every
+    response time (t0 = 0 leaves the decision times as they are).
     """
     require_columns(source, rewards.column_names, REWARD_COLUMNS)
     if rewards.num_rows == 0:
@@ -137,7 +139,9 @@ def simulate_labels(
         scale = reward_scale
     reward_1, reward_2 = scale * raw_1, scale * raw_2
     drift = reward_1 - reward_2
-    choice, response_time = ddm.simulate(drift, barrier, np.random.default_rng(seed))
+    choice, response_time = ddm.simulate(
+        drift, barrier, np.random.default_rng(seed), non_decision_time=non_decision_time
+    )
     check_labels(
         choice,
         response_time,

@@ -9,7 +9,8 @@ small functions, no third-party imports.
 - :data:`CONFIG_ARGUMENTS` / :data:`OPTIONS_USED`: the ``training`` options each algorithm reads
   (see :func:`options_for`, :func:`constructor_arguments`);
 - :data:`METRICS`: the test-set metrics of every run, the columns of the summary table;
-- :data:`FIGURE_METRICS`: the metrics that get a scaling figure, in plotting order.
+- :data:`FIGURE_METRICS`: the metrics that get a scaling figure, in plotting order
+  (:data:`RECORDED_FIGURE_METRICS` for recorded data, which has no true rewards).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 
 METRICS = ("accuracy", "accuracy_true", "mse", "policy_value", "regret")
 FIGURE_METRICS = ("mse", "accuracy", "policy_value", "regret")
+# Recorded data has no true rewards: its figures show the held-out fit instead.
+RECORDED_FIGURE_METRICS = ("accuracy", "choice_log_likelihood", "time_log_likelihood")
 
 # Learners a user can run on their own choices and response times.
 LEARNERS = ("log_loss", "orthogonal", "nonorthogonal", "orthogonal_crossfit")

@@ -73,7 +73,9 @@ def band_within_range(
 ) -> tuple[float, float, float]:
     """Mean and the (low, high) ends of its t interval, cut to the range of ``metric``."""
     mean, half = mean_interval(values, level)
-    low, high = METRIC_RANGES.get(metric, (-np.inf, np.inf))
+    # regret@k (regret_at_4, ...) is a regret: never below 0.
+    key = "regret" if metric.startswith("regret_at_") else metric
+    low, high = METRIC_RANGES.get(key, (-np.inf, np.inf))
     return mean, max(mean - half, low), min(mean + half, high)
 
 
@@ -125,6 +127,27 @@ def plot_metric(summary: pl.DataFrame, metric: str, path: str | Path, title: str
     axis.set_ylabel(LABELS.get(metric, metric))
     axis.set_title(title or f"{metric}: mean and 95% interval over seeds")
     axis.legend(fontsize="small")
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def plot_regret_at_k(summary: pl.DataFrame, path: str | Path) -> None:
+    """regret@k vs n, one panel per k found in the summary (columns regret_at_K)."""
+    columns = sorted(
+        (name for name in summary.columns if name.startswith("regret_at_")),
+        key=lambda name: int(name.removeprefix("regret_at_")),
+    )
+    if not columns:
+        raise ValueError("summary has no regret_at_K columns; set evaluation.best_of")
+    figure, axes = plt.subplots(1, len(columns), figsize=(6.4 * len(columns), 4.4), squeeze=False)
+    for axis, column in zip(axes[0], columns, strict=True):
+        k = column.removeprefix("regret_at_")
+        _draw_lines(axis, summary, column)
+        _size_axis(axis, summary, log_y=False)
+        axis.set_ylabel(f"regret@{k} (best true reward - picked)")
+        axis.set_title(f"best of {k}: mean and 95% interval over seeds")
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend(fontsize="small")
     figure.tight_layout()
     _save(figure, path)
 

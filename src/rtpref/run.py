@@ -13,9 +13,12 @@ import torch
 
 from rtpref.chunks import index_chunks, load_pairs
 from rtpref.data import DataError
+from rtpref.evaluation import evaluate_model, prompts_of_pairs, rewards_known
 from rtpref.learners import TrainingDiverged, make_learner
 from rtpref.learners.loop import stage_seed
-from rtpref.metrics import evaluate, nuisance_errors
+from rtpref.metrics import nuisance_errors
+from rtpref.reward_model import RewardModel, training_provenance
+from rtpref.summary import NUISANCE_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +54,20 @@ def run_training(
     label: str = "",
     non_decision_time: float = 0.0,
     data_per_seed: bool = False,
+    model_dir: str | Path | None = None,
+    provenance: dict[str, Any] | None = None,
+    best_of: tuple[int, ...] = (4, 16),
+    group_seed: int = 0,
+    calibration: dict[str, Any] | None = None,
+    prompts_file: str | Path | None = None,
 ) -> dict[str, Any]:
     """Fit ``algorithm`` on ``size`` seeded training rows; return its metrics record.
 
     ``data_per_seed`` says that each seed has its own data set (a new synthetic world), which
     the record states so that runs using all rows are read correctly. The test rows are read
-    only after fitting, for the final evaluation.
+    only after fitting, for the final evaluation. The fitted reward model is saved to
+    ``model_dir`` (if given); the metrics are computed from that model's predictions, so scoring
+    the test pairs with it (``rtpref score``) reproduces them.
     """
     learner = make_learner(
         algorithm,
@@ -87,7 +98,21 @@ def run_training(
             f"{train_dir} has features of width {train_pairs.x1.shape[1]} but {test_dir} "
             f"of width {test_pairs.x1.shape[1]}"
         )
-    predicted = learner.predict_diff(test_pairs.x1, test_pairs.x2)
+    selection = {stage: record.as_dict() for stage, record in learner.selection_.items()}
+    model = RewardModel.from_net(
+        learner.reward_net_,
+        algorithm,
+        barrier,
+        non_decision_time,
+        training={
+            **learner.get_params(),
+            "epochs": sum(_epochs_chosen(selection).values()),
+            "epochs_chosen": _epochs_chosen(selection),
+        },
+        provenance={**(provenance or {}), **training_provenance(train_pairs, rows, seed)},
+        calibration=calibration,
+    )
+    predicted = model.predict_diff(test_pairs.x1, test_pairs.x2)
     # The loss is checked before each step; the last step can still blow the weights up.
     if not np.isfinite(predicted).all():
         raise TrainingDiverged(
@@ -95,16 +120,21 @@ def run_training(
             "reward differences on the test set are NaN/inf after training; "
             "lower training.learning_rate"
         )
-    metrics = evaluate(predicted, test_pairs.choice, test_pairs.reward_1, test_pairs.reward_2)
-    has_nuisances = hasattr(learner, "predict_time")
-    nuisances = nuisance_errors(
-        learner.predict_time(test_pairs.x1, test_pairs.x2) if has_nuisances else None,
-        learner.predict_stage1_diff(test_pairs.x1, test_pairs.x2) if has_nuisances else None,
-        test_pairs.reward_1,
-        test_pairs.reward_2,
-        barrier,
-    )
-    selection = {stage: record.as_dict() for stage, record in learner.selection_.items()}
+    prompts = prompts_of_pairs(prompts_file, test_pairs.pair_index)
+    metrics = evaluate_model(model, test_pairs, predicted, best_of, group_seed, prompts)
+    if model_dir is not None:
+        model.save_pretrained(model_dir)
+    # Nuisance errors need the true rewards (simulated data only); null for recorded data.
+    nuisances = dict.fromkeys(NUISANCE_COLUMNS)
+    if rewards_known(test_pairs):
+        has_nuisances = hasattr(learner, "predict_time")
+        nuisances = nuisance_errors(
+            learner.predict_time(test_pairs.x1, test_pairs.x2) if has_nuisances else None,
+            learner.predict_stage1_diff(test_pairs.x1, test_pairs.x2) if has_nuisances else None,
+            test_pairs.reward_1,
+            test_pairs.reward_2,
+            barrier,
+        )
     return {
         "algorithm": algorithm,
         "n": int(size),
@@ -112,14 +142,20 @@ def run_training(
         **metrics,
         **nuisances,
         "validation_choice_log_loss": learner.validation_choice_log_loss_,
+        "barrier": float(barrier),
+        "non_decision_time": float(non_decision_time),
         "train_seconds": train_seconds,
         "rows": len(train_pairs),
         "validation_rows": learner.validation_rows_,
         "all_training_rows": bool(size == index.num_rows),
         "data_per_seed": bool(data_per_seed),
         "test_rows": len(test_pairs),
-        "epochs": sum(record["epochs_chosen"] for record in selection.values()),
+        "epochs": sum(_epochs_chosen(selection).values()),
         "selection": selection,
         "device": device,
         "peak_memory_mb": peak_memory_mb(device),
     }
+
+
+def _epochs_chosen(selection: dict[str, dict[str, Any]]) -> dict[str, int]:
+    return {stage: int(record["epochs_chosen"]) for stage, record in selection.items()}

@@ -44,7 +44,9 @@ def read_labels(path: Path) -> pa.Table:
             f"({duplicated.size} duplicate(s))"
         )
     for name in ("reward_1", "reward_2", "response_time"):
-        check_finite(name, labels.column(name).to_numpy(), pair_index, str(path))
+        check_finite(
+            name, labels.column(name).to_numpy(), pair_index, str(path), rewards_may_be_unknown=True
+        )
     check_labels(
         labels.column("choice").to_numpy(),
         labels.column("response_time").to_numpy(),

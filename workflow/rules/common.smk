@@ -11,7 +11,7 @@ from rtpref.interrupt import (
     sigterm_summary,
     watch_sigterm,
 )
-from rtpref.names import FIGURE_METRICS, options_for
+from rtpref.names import FIGURE_METRICS, RECORDED_FIGURE_METRICS, options_for
 from rtpref.sources.text_demo import text_pairs_planned
 
 SCHEMA_FILE = Path(workflow.current_basedir) / "../../config/schema.yaml"
@@ -30,6 +30,30 @@ NAME = config["name"]
 SOURCE = config["source"]
 SPLIT = config["split"]
 SHARDS = list(range(config["shards"]))
+IMAGE_SOURCES = ("demo", "pickapic")
+# Recorded data has no true rewards: its figures show the held-out fit instead.
+REWARDS_KNOWN = SOURCE != "recorded"
+PLOTTED_METRICS = FIGURE_METRICS if REWARDS_KNOWN else RECORDED_FIGURE_METRICS
+
+
+def check_auto_ddm():
+    """auto barrier / non-decision time are estimated from recorded data only."""
+    auto = [
+        key for key in ("barrier", "non_decision_time") if config["ddm"][key] == "auto"
+    ]
+    if auto and SOURCE != "recorded":
+        raise ValueError(
+            f"config: ddm.{auto[0]}: auto needs source recorded; source {SOURCE!r} "
+            "simulates choices and times from the number you give"
+        )
+
+
+check_auto_ddm()
+if SOURCE == "recorded" and not config["recorded"]["pairs"]:
+    raise ValueError(
+        "config: source recorded needs recorded.pairs, your Parquet files of pairs"
+    )
+CALIBRATE = "auto" in (config["ddm"]["barrier"], config["ddm"]["non_decision_time"])
 
 
 def available_pairs():
@@ -76,7 +100,7 @@ wildcard_constraints:
     size=r"\d+",
     seed=r"\d+",
     shard=r"\d+",
-    metric="|".join(FIGURE_METRICS),
+    metric="|".join(PLOTTED_METRICS),
 
 
 def results(path):
@@ -105,8 +129,38 @@ def reward_files(wildcards):
     )
 
 
+def label_file():
+    """Per-pair rewards, choices and response times that chunks join with features."""
+    if SOURCE == "recorded":
+        return results("recorded/labels.parquet")
+    return results(f"enhanced/{SPLIT}.parquet")
+
+
+def recorded_inputs(wildcards):
+    """The user's pairs files and, for pairs naming items, the embedded items."""
+    inputs = {"pairs": config["recorded"]["pairs"]}
+    if config["recorded"]["items"]:
+        inputs["item_features"] = results("recorded/item_features.parquet")
+    return inputs
+
+
+def model_inputs(wildcards):
+    """What a run reads besides chunks: the calibration (auto DDM) and embedder weights,
+    whose identity the saved model records."""
+    inputs = {}
+    if CALIBRATE:
+        inputs["calibration"] = results("calibration.json")
+    if SOURCE == "demo":
+        inputs.update(DEMO_MODEL)
+    if SOURCE in IMAGE_SOURCES:
+        inputs["prompts"] = results("prompts.parquet")
+    return inputs
+
+
 def feature_files(wildcards):
     """Per-pair features (x1, x2), in ascending pair order, that chunks join with labels."""
+    if SOURCE == "recorded":
+        return [results("recorded/features.parquet")]
     if SOURCE == "synthetic":
         return [results(f"synthetic/{SPLIT}/features.parquet")]
     if SOURCE == "text":
@@ -133,6 +187,11 @@ def run_chunks(wildcards):
     }
 
 
+def run_inputs(wildcards):
+    """Everything a run reads: its chunk directories and the model inputs."""
+    return {**run_chunks(wildcards), **model_inputs(wildcards)}
+
+
 def run_metrics():
     return expand(
         results("runs/{algorithm}/n{size}/seed{seed}/metrics.json"),
@@ -146,15 +205,19 @@ def get_final_output():
     # Every run is a target of its own: Snakemake does not rebuild a missing intermediate
     # whose consumers are up to date, so a deleted metrics.json would otherwise stay missing
     # while the summary kept reporting it.
-    return [
+    outputs = [
         *run_metrics(),
         results("summary.parquet"),
-        *expand(results("figures/{metric}.png"), metric=FIGURE_METRICS),
-        results("figures/ddm_check.png"),
-        results("figures/nuisance_error.png"),
+        *expand(results("figures/{metric}.png"), metric=PLOTTED_METRICS),
         # Which test items share a prompt (best-of-k reranking).
         *([results(f"text/groups/{SPLIT}.parquet")] if SOURCE == "text" else []),
     ]
+    if REWARDS_KNOWN:
+        outputs.append(results("figures/ddm_check.png"))
+        outputs.append(results("figures/nuisance_error.png"))
+        if config["evaluation"]["best_of"]:
+            outputs.append(results("figures/regret_at_k.png"))
+    return outputs
 
 
 onstart:

@@ -29,7 +29,7 @@ rule enhance:
 
 rule chunks:
     input:
-        labels=results(f"enhanced/{SPLIT}.parquet"),
+        labels=label_file(),
         features=feature_files,
     output:
         train=directory(results("chunks/train")),
@@ -43,3 +43,41 @@ rule chunks:
         chunks=config["chunks"],
     script:
         "../scripts/chunks.py"
+
+
+# Source recorded: people's own choices and response times, no simulation.
+rule recorded:
+    input:
+        unpack(recorded_inputs),
+    output:
+        labels=results("recorded/labels.parquet"),
+        features=results("recorded/features.parquet"),
+    log:
+        logs("recorded.log"),
+    benchmark:
+        benchmarks("recorded.tsv")
+    conda:
+        "../../envs/rtpref.yaml"
+    script:
+        "../scripts/recorded.py"
+
+
+rule recorded_items:
+    input:
+        item_table=config["recorded"]["items"] or [],
+    output:
+        results("recorded/item_features.parquet"),
+    log:
+        logs("recorded_items.log"),
+    benchmark:
+        benchmarks("recorded_items.tsv")
+    conda:
+        "../../envs/rtpref.yaml"
+    threads: config["threads"]["embed"]
+    resources:
+        gpu=1,
+    params:
+        model={"kind": "open_clip", **config["recorded"]["embedder"]},
+        batch_pairs=config["embedding"]["batch_pairs"],
+    script:
+        "../scripts/recorded_items.py"

@@ -50,3 +50,22 @@ rule ddm_check:
         rows=config["figures"]["ddm_check_rows"],
     script:
         "../scripts/ddm_check.py"
+
+
+rule plot_regret_at_k:
+    input:
+        results("summary.parquet"),
+    output:
+        report(
+            results("figures/regret_at_k.png"),
+            caption="../report/regret_at_k.rst",
+            category="Scaling",
+        ),
+    log:
+        logs("figures/regret_at_k.log"),
+    benchmark:
+        benchmarks("figures/regret_at_k.tsv")
+    conda:
+        "../../envs/rtpref.yaml"
+    script:
+        "../scripts/plot_regret_at_k.py"

@@ -1,3 +1,15 @@
+# The embedder behind the features, recorded in every saved model (None: raw features).
+FEATURE_EMBEDDER = (
+    EMBEDDER
+    if SOURCE in IMAGE_SOURCES
+    else (
+        {"kind": "open_clip", **config["recorded"]["embedder"]}
+        if SOURCE == "recorded" and config["recorded"]["items"]
+        else None
+    )
+)
+
+
 rule synthetic_world:
     output:
         train=directory(results("worlds/seed{seed}/chunks/train")),
@@ -21,12 +33,19 @@ if config["sizes_per_train_job"] == "all":
 
     rule train:
         input:
-            unpack(run_chunks),
+            unpack(run_inputs),
         output:
-            expand(
+            metrics=expand(
                 results("runs/{{algorithm}}/n{size}/seed{{seed}}/metrics.json"),
                 size=config["sizes"],
             ),
+            model=[
+                directory(path)
+                for path in expand(
+                    results("runs/{{algorithm}}/n{size}/seed{{seed}}/model"),
+                    size=config["sizes"],
+                )
+            ],
         log:
             logs("train/{algorithm}/seed{seed}.log"),
         benchmark:
@@ -38,7 +57,10 @@ if config["sizes_per_train_job"] == "all":
             training=lambda wildcards: options_for(
                 wildcards.algorithm, config["training"]
             ),
-            barrier=config["ddm"]["barrier"],
+            ddm=config["ddm"],
+            source=SOURCE,
+            embedder=FEATURE_EMBEDDER,
+            evaluation=config["evaluation"],
             data_per_seed=PER_SEED_WORLDS,
             sizes=config["sizes"],
         script:
@@ -48,9 +70,10 @@ else:
 
     rule train:
         input:
-            unpack(run_chunks),
+            unpack(run_inputs),
         output:
-            results("runs/{algorithm}/n{size}/seed{seed}/metrics.json"),
+            metrics=results("runs/{algorithm}/n{size}/seed{seed}/metrics.json"),
+            model=directory(results("runs/{algorithm}/n{size}/seed{seed}/model")),
         log:
             logs("train/{algorithm}/n{size}/seed{seed}.log"),
         benchmark:
@@ -62,10 +85,29 @@ else:
             training=lambda wildcards: options_for(
                 wildcards.algorithm, config["training"]
             ),
-            barrier=config["ddm"]["barrier"],
+            ddm=config["ddm"],
+            source=SOURCE,
+            embedder=FEATURE_EMBEDDER,
+            evaluation=config["evaluation"],
             data_per_seed=PER_SEED_WORLDS,
         script:
             "../scripts/train.py"
+
+
+rule calibrate:
+    input:
+        train=results("chunks/train"),
+    output:
+        results("calibration.json"),
+    log:
+        logs("calibration.log"),
+    benchmark:
+        benchmarks("calibration.tsv")
+    threads: config["threads"]["train"]
+    params:
+        calibration=config["calibration"],
+    script:
+        "../scripts/calibrate.py"
 
 
 rule summary:
@@ -79,3 +121,17 @@ rule summary:
         benchmarks("summary.tsv")
     script:
         "../scripts/summary.py"
+
+
+# The caption of every pair, so that best-of-k groups share a prompt (image sources).
+rule prompts:
+    input:
+        expand(results(f"raw/{SPLIT}/shard-{{shard}}.parquet"), shard=SHARDS),
+    output:
+        results("prompts.parquet"),
+    log:
+        logs("prompts.log"),
+    benchmark:
+        benchmarks("prompts.tsv")
+    script:
+        "../scripts/prompts.py"

@@ -12,6 +12,7 @@ def main(snakemake):
         reward_diff_std=ddm["reward_diff_std"],
         reward_scale=ddm["reward_scale"],
         source=", ".join(snakemake.input.rewards),
+        non_decision_time=ddm["non_decision_time"],
     )
     write_parquet(snakemake.output[0], labels)
 

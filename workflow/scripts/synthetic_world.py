@@ -1,11 +1,11 @@
 import tempfile
 from pathlib import Path
 
-from rtpref.chunks import write_split_chunks
 from rtpref.enhance import simulate_labels
 from rtpref.io import write_parquet
 from rtpref.jobs import run_job
 from rtpref.sources.synthetic import make_pairs, world_config, world_seed
+from rtpref.split import write_split_chunks
 
 
 def main(snakemake):
@@ -18,6 +18,7 @@ def main(snakemake):
         seed=world_seed(ddm["seed"], seed, "ddm"),
         reward_diff_std=ddm["reward_diff_std"],
         reward_scale=ddm["reward_scale"],
+        non_decision_time=ddm["non_decision_time"],
         source=f"synthetic world of seed {seed}",
     )
     # The intermediate tables live only for this job; the chunks are its outputs.

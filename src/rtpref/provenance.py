@@ -1,0 +1,102 @@
+"""Which embedder made a model's features, recorded at training and checked when embedding.
+
+A model trained on image features is only meaningful on features from the same image-text
+model. Training records the embedder's spec and the identity of its weights (a sha256 of the
+weights file, or the open_clip pretrained tag, which open_clip pins to one file);
+``rtpref embed`` loads that embedder and refuses one whose identity or width differs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rtpref.reward_model import ModelFileError, RewardModel, file_sha256
+
+DEMO_FILES = ("open_clip_config.json", "open_clip_model.safetensors")
+
+
+def _local_dir_weights(directory: Path) -> Path:
+    return directory / DEMO_FILES[1]
+
+
+def embedder_provenance(
+    spec: dict[str, Any] | None,
+    model_config: str | Path | None = None,
+    model_weights: str | Path | None = None,
+) -> dict[str, Any] | None:
+    """The spec of the embedder behind a run's features, with its weights identity."""
+    if not spec:
+        return None
+    record = dict(spec)
+    if spec["kind"] == "demo":
+        record["model_config"] = str(model_config)
+        record["model_weights"] = str(model_weights)
+        record["weights_sha256"] = file_sha256(model_weights)
+    elif spec["kind"] == "open_clip":
+        name, pretrained = spec["model"], spec.get("pretrained")
+        if name.startswith("local-dir:"):
+            weights = _local_dir_weights(Path(name.removeprefix("local-dir:")))
+            record["weights_sha256"] = file_sha256(weights)
+        elif pretrained and Path(pretrained).is_file():
+            record["weights_sha256"] = file_sha256(pretrained)
+        else:
+            record["weights_identity"] = f"{name}/{pretrained}"
+    return record
+
+
+def _weights_file(spec: dict[str, Any]) -> Path | None:
+    if spec["kind"] == "demo":
+        return Path(spec["model_weights"])
+    name, pretrained = spec.get("model", ""), spec.get("pretrained")
+    if name.startswith("local-dir:"):
+        return _local_dir_weights(Path(name.removeprefix("local-dir:")))
+    if pretrained and Path(pretrained).is_file():
+        return Path(pretrained)
+    return None
+
+
+def load_recorded_embedder(
+    model: RewardModel, model_path: str | Path, embedder_dir: str | Path | None = None
+):
+    """The embedder recorded in ``model``'s config (files in ``embedder_dir`` if they moved)."""
+    from rtpref.models import load_model
+
+    recorded = model.config.get("provenance", {}).get("embedder")
+    if not recorded:
+        source = model.config.get("provenance", {}).get("source", "?")
+        raise ModelFileError(
+            f"{model_path}: the model was trained on features with no recorded embedder "
+            f"(source {source!r}); pass features (x1, x2) to `rtpref score` directly"
+        )
+    spec = dict(recorded)
+    if embedder_dir is not None:
+        directory = Path(embedder_dir)
+        if spec["kind"] == "demo":
+            spec["model_config"] = str(directory / DEMO_FILES[0])
+            spec["model_weights"] = str(directory / DEMO_FILES[1])
+        else:
+            spec["model"], spec["pretrained"] = f"local-dir:{directory}", None
+    files = {}
+    if spec["kind"] == "demo":
+        files = {"model_config": spec["model_config"], "model_weights": spec["model_weights"]}
+    embedder = load_model(
+        {key: spec[key] for key in ("kind", "model", "pretrained") if key in spec}, **files
+    )
+    width = 2 * embedder.embed_dim
+    if width != model.in_dim:
+        raise ModelFileError(
+            f"embedder {embedder.name} makes features of width {width} ([image; caption]) but "
+            f"the model {model_path} takes width {model.in_dim}"
+        )
+    expected = recorded.get("weights_sha256")
+    weights = _weights_file(spec)
+    if expected and weights is not None:
+        found = file_sha256(weights)
+        if found != expected:
+            raise ModelFileError(
+                f"embedder weights {weights} (sha256 {found[:16]}...) are not the ones the "
+                f"model {model_path} was trained with ({recorded.get('model_weights', '')} "
+                f"sha256 {expected[:16]}...)"
+            )
+    return embedder
