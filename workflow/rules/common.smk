@@ -25,6 +25,8 @@ def available_pairs():
         return config["synthetic"]["n_pairs"]
     if SOURCE == "demo":
         return config["demo"]["n_pairs"]
+    if SOURCE == "flow":
+        return None  # queries are sampled from the generator: any budget is available
     return config["pickapic"].get("sample_size")
 
 
@@ -97,6 +99,8 @@ def run_metrics():
 
 
 def get_final_output():
+    if SOURCE == "flow":
+        return flow_final_output()  # in flow.smk
     return [
         results("summary.parquet"),
         *expand(results("figures/{metric}.png"), metric=FIGURE_METRICS),

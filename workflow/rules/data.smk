@@ -45,7 +45,7 @@ rule chunks:
     conda:
         "../../envs/rtpref.yaml"
     params:
-        test_size=config["test_size"],
+        test_size=config.get("test_size"),  # absent for source flow
         chunks=config["chunks"],
     script:
         "../scripts/chunks.py"

@@ -1,0 +1,261 @@
+# The generator experiment (source flow): generator A -> query pairs from A -> DDM choices and
+# times -> a reward per learner -> B fine-tuned from A -> metrics, summary and figures.
+FLOW_LEARNERS = config["algorithms"] + (
+    ["random_choice"] if config["flow"]["random_choice_control"] else []
+)
+FLOW_METHODS = config["flow"]["methods"]
+FLOW_METRICS = ["s_curve_fraction", "true_reward", "diversity"]
+
+
+wildcard_constraints:
+    learner="|".join(FLOW_LEARNERS),
+    method="|".join(FLOW_METHODS),
+    flow_metric="|".join(FLOW_METRICS),
+
+
+def flow(path):
+    return results(f"flow/{path}")
+
+
+def flow_run_metrics():
+    return expand(
+        flow("runs/{learner}/{method}/n{size}/seed{seed}/metrics.json"),
+        learner=FLOW_LEARNERS,
+        method=FLOW_METHODS,
+        size=config["sizes"],
+        seed=config["seeds"],
+    )
+
+
+def flow_sample_generators():
+    """The Bs drawn in the samples figure: the first learner, largest budget, first seed."""
+    return expand(
+        flow("generators/{learner}/{method}/n{size}/seed{seed}.safetensors"),
+        learner=FLOW_LEARNERS[0],
+        method=FLOW_METHODS,
+        size=max(config["sizes"]),
+        seed=config["seeds"][0],
+    )
+
+
+def flow_final_output():
+    return [
+        flow("summary.parquet"),
+        flow("table.md"),
+        *expand(results("figures/flow_{flow_metric}.png"), flow_metric=FLOW_METRICS),
+        results("figures/flow_samples.png"),
+    ]
+
+
+rule flow_generator:
+    output:
+        flow("generator_a.safetensors"),
+    log:
+        logs("flow/generator_a.log"),
+    benchmark:
+        benchmarks("flow/generator_a.tsv")
+    conda:
+        "../../envs/rtpref.yaml"
+    threads: 2
+    params:
+        shapes=config["flow"]["shapes"],
+        generator=config["flow"]["generator"],
+    script:
+        "../scripts/flow_generator.py"
+
+
+rule flow_queries:
+    input:
+        flow("generator_a.safetensors"),
+    output:
+        flow("seed{seed}/queries.parquet"),
+    log:
+        logs("flow/seed{seed}/queries.log"),
+    benchmark:
+        benchmarks("flow/seed{seed}/queries.tsv")
+    conda:
+        "../../envs/rtpref.yaml"
+    params:
+        pairs=max(config["sizes"]),
+        sample_steps=config["flow"]["generator"]["sample_steps"],
+    script:
+        "../scripts/flow_queries.py"
+
+
+rule flow_choices:
+    input:
+        flow("seed{seed}/queries.parquet"),
+    output:
+        flow("seed{seed}/choices.parquet"),
+    log:
+        logs("flow/seed{seed}/choices.log"),
+    benchmark:
+        benchmarks("flow/seed{seed}/choices.tsv")
+    conda:
+        "../../envs/rtpref.yaml"
+    params:
+        ddm=config["ddm"],
+    script:
+        "../scripts/flow_choices.py"
+
+
+rule flow_pool:
+    input:
+        flow("generator_a.safetensors"),
+    output:
+        flow("seed{seed}/pool.parquet"),
+    log:
+        logs("flow/seed{seed}/pool.log"),
+    benchmark:
+        benchmarks("flow/seed{seed}/pool.tsv")
+    conda:
+        "../../envs/rtpref.yaml"
+    params:
+        pool=config["flow"]["pool"],
+        sample_steps=config["flow"]["generator"]["sample_steps"],
+    script:
+        "../scripts/flow_pool.py"
+
+
+rule flow_reward:
+    input:
+        queries=flow("seed{seed}/queries.parquet"),
+        choices=flow("seed{seed}/choices.parquet"),
+        pool=flow("seed{seed}/pool.parquet"),
+    output:
+        flow("rewards/{learner}/n{size}/seed{seed}.parquet"),
+    log:
+        logs("flow/rewards/{learner}/n{size}/seed{seed}.log"),
+    benchmark:
+        benchmarks("flow/rewards/{learner}/n{size}/seed{seed}.tsv")
+    conda:
+        "../../envs/rtpref.yaml"
+    params:
+        features=config["flow"]["features"],
+        control_algorithm=config["flow"]["control_algorithm"],
+        training=config["training"],
+        barrier=config["ddm"]["barrier"],
+    script:
+        "../scripts/flow_reward.py"
+
+
+rule flow_finetune:
+    input:
+        generator=flow("generator_a.safetensors"),
+        pool=flow("seed{seed}/pool.parquet"),
+        rewards=flow("rewards/{learner}/n{size}/seed{seed}.parquet"),
+    output:
+        flow("generators/{learner}/{method}/n{size}/seed{seed}.safetensors"),
+    log:
+        logs("flow/finetune/{learner}/{method}/n{size}/seed{seed}.log"),
+    benchmark:
+        benchmarks("flow/finetune/{learner}/{method}/n{size}/seed{seed}.tsv")
+    conda:
+        "../../envs/rtpref.yaml"
+    params:
+        finetune=config["flow"]["finetune"],
+    script:
+        "../scripts/flow_finetune.py"
+
+
+rule flow_evaluate_base:
+    input:
+        flow("generator_a.safetensors"),
+    output:
+        metrics=flow("base_metrics.json"),
+        shapes=flow("evaluation_shapes_a.parquet"),
+    log:
+        logs("flow/base_metrics.log"),
+    benchmark:
+        benchmarks("flow/base_metrics.tsv")
+    conda:
+        "../../envs/rtpref.yaml"
+    params:
+        evaluation=config["flow"]["evaluation"],
+        sample_steps=config["flow"]["generator"]["sample_steps"],
+    script:
+        "../scripts/flow_evaluate_base.py"
+
+
+rule flow_evaluate:
+    input:
+        generator=flow("generators/{learner}/{method}/n{size}/seed{seed}.safetensors"),
+        shapes_a=flow("evaluation_shapes_a.parquet"),
+    output:
+        flow("runs/{learner}/{method}/n{size}/seed{seed}/metrics.json"),
+    log:
+        logs("flow/runs/{learner}/{method}/n{size}/seed{seed}.log"),
+    benchmark:
+        benchmarks("flow/runs/{learner}/{method}/n{size}/seed{seed}.tsv")
+    conda:
+        "../../envs/rtpref.yaml"
+    params:
+        evaluation=config["flow"]["evaluation"],
+        sample_steps=config["flow"]["generator"]["sample_steps"],
+    script:
+        "../scripts/flow_evaluate.py"
+
+
+rule flow_summary:
+    input:
+        base=flow("base_metrics.json"),
+        runs=flow_run_metrics(),
+    output:
+        summary=flow("summary.parquet"),
+        table=flow("table.md"),
+    log:
+        logs("flow/summary.log"),
+    benchmark:
+        benchmarks("flow/summary.tsv")
+    conda:
+        "../../envs/rtpref.yaml"
+    script:
+        "../scripts/flow_summary.py"
+
+
+rule flow_plot_metric:
+    input:
+        flow("summary.parquet"),
+    output:
+        report(
+            results("figures/flow_{flow_metric}.png"),
+            caption="../report/flow_metric.rst",
+            category="Generator",
+            labels={"metric": "{flow_metric}"},
+        ),
+    log:
+        logs("figures/flow_{flow_metric}.log"),
+    benchmark:
+        benchmarks("figures/flow_{flow_metric}.tsv")
+    conda:
+        "../../envs/rtpref.yaml"
+    script:
+        "../scripts/flow_plot_metric.py"
+
+
+rule flow_plot_samples:
+    input:
+        reference=flow("generator_a.safetensors"),
+        generators=flow_sample_generators(),
+    output:
+        report(
+            results("figures/flow_samples.png"),
+            caption="../report/flow_samples.rst",
+            category="Generator",
+        ),
+    log:
+        logs("figures/flow_samples.log"),
+    benchmark:
+        benchmarks("figures/flow_samples.tsv")
+    conda:
+        "../../envs/rtpref.yaml"
+    params:
+        labels=lambda wildcards, input: [
+            path.split("/generators/")[1].removesuffix(".safetensors")
+            for path in input.generators
+        ],
+        rows=config["flow"]["evaluation"]["figure_samples"],
+        seed=config["flow"]["evaluation"]["seed"],
+        sample_steps=config["flow"]["generator"]["sample_steps"],
+    script:
+        "../scripts/flow_plot_samples.py"
