@@ -32,6 +32,13 @@ def test_the_classifier_tells_s_curves_from_swiss_rolls() -> None:
     np.testing.assert_array_equal(shapes.is_s_curve(draw(kinds)), kinds == 1)
 
 
+def test_random_wiggles_are_not_s_curves() -> None:
+    wiggles = np.random.default_rng(0).standard_normal((200, CONFIG.dim))
+    s_curves = draw(np.ones(200, dtype=int))
+    assert shapes.is_s_curve(wiggles).mean() < 0.2
+    assert shapes.s_curve_likeness(wiggles).mean() < shapes.s_curve_likeness(s_curves).min()
+
+
 def test_the_reward_ignores_rotation_scale_reflection_and_direction() -> None:
     shape = draw([0, 1, 0, 1], seed=1)
     reward = shapes.s_curve_likeness(shape)

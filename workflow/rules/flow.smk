@@ -56,7 +56,9 @@ rule flow_generator:
         benchmarks("flow/generator_a.tsv")
     conda:
         "../../envs/rtpref.yaml"
-    threads: 2
+    # One thread: the network is small, and on a busy machine a second OpenMP thread that
+    # spin-waits for its partner made each step ~10x slower.
+    threads: 1
     params:
         shapes=config["flow"]["shapes"],
         generator=config["flow"]["generator"],
@@ -139,13 +141,17 @@ rule flow_reward:
         "../scripts/flow_reward.py"
 
 
+# Fine-tuning and scoring B share one job: on 2 cores the start-up of a Python process with
+# torch is a large part of a job this small, and B's checkpoint is kept for the figures anyway.
 rule flow_finetune:
     input:
         generator=flow("generator_a.safetensors"),
         pool=flow("seed{seed}/pool.parquet"),
         rewards=flow("rewards/{learner}/n{size}/seed{seed}.parquet"),
+        shapes_a=flow("evaluation_shapes_a.parquet"),
     output:
-        flow("generators/{learner}/{method}/n{size}/seed{seed}.safetensors"),
+        generator=flow("generators/{learner}/{method}/n{size}/seed{seed}.safetensors"),
+        metrics=flow("runs/{learner}/{method}/n{size}/seed{seed}/metrics.json"),
     log:
         logs("flow/finetune/{learner}/{method}/n{size}/seed{seed}.log"),
     benchmark:
@@ -154,6 +160,8 @@ rule flow_finetune:
         "../../envs/rtpref.yaml"
     params:
         finetune=config["flow"]["finetune"],
+        evaluation=config["flow"]["evaluation"],
+        sample_steps=config["flow"]["generator"]["sample_steps"],
     script:
         "../scripts/flow_finetune.py"
 
@@ -175,25 +183,6 @@ rule flow_evaluate_base:
         sample_steps=config["flow"]["generator"]["sample_steps"],
     script:
         "../scripts/flow_evaluate_base.py"
-
-
-rule flow_evaluate:
-    input:
-        generator=flow("generators/{learner}/{method}/n{size}/seed{seed}.safetensors"),
-        shapes_a=flow("evaluation_shapes_a.parquet"),
-    output:
-        flow("runs/{learner}/{method}/n{size}/seed{seed}/metrics.json"),
-    log:
-        logs("flow/runs/{learner}/{method}/n{size}/seed{seed}.log"),
-    benchmark:
-        benchmarks("flow/runs/{learner}/{method}/n{size}/seed{seed}.tsv")
-    conda:
-        "../../envs/rtpref.yaml"
-    params:
-        evaluation=config["flow"]["evaluation"],
-        sample_steps=config["flow"]["generator"]["sample_steps"],
-    script:
-        "../scripts/flow_evaluate.py"
 
 
 rule flow_summary:

@@ -43,7 +43,7 @@ class FinetuneConfig:
     steps: int = 300
     batch_size: int = 128
     learning_rate: float = 3e-4
-    strength: float = 2.0
+    strength: float = 1.0
     fraction: float = 0.25
     alpha: float = 0.7
     divergence_weight: float = 1.0
@@ -86,7 +86,7 @@ def finetune(
         raise ValueError(f"unknown fine-tuning method {method!r}; choose from {list(METHODS)}")
     if len(pool) != len(scores):
         raise ValueError(f"{len(pool)} pool shapes but {len(scores)} learned rewards")
-    data = torch.from_numpy(np.ascontiguousarray(pool, dtype=np.float32))
+    data = torch.from_numpy(np.array(pool, dtype=np.float32))
     model = copy.deepcopy(reference).requires_grad_(True)
     # A frozen copy of A, so that the caller's model is left as it was.
     reference = copy.deepcopy(reference).eval().requires_grad_(False)

@@ -4,15 +4,19 @@ A shape is ``points`` points along a curve, stored flat as (x_1, y_1, x_2, y_2, 
 scaled to unit root-mean-square radius times a random factor, randomly rotated, with Gaussian
 noise on every coordinate. Points run along the curve in order, so a shape is a path.
 
-The simulated person's reward is transparent: walk along the path and add up the turning angle
-at each interior point. A Swiss roll turns the same way all along (net turning = total
-turning, about 3 pi); an S-curve turns one way, then back (net turning near 0). The reward
+The simulated person's reward is transparent: walk along the path and add up the turning
+angle at each interior point, separately over the first and the second half of the path. An
+S-curve turns one way for its first half and back for its second; a Swiss roll turns the same
+way all along; a random wiggle's turns cancel within each half. The reward
 
-    s_curve_likeness = 1 - |sum of turning angles| / sum of |turning angles|
+    s_curve_likeness = (|turning of half 1| + |turning of half 2| - |total turning|)
+                       / sum of |turning angles|
 
-is therefore near 1 for an S-curve and near 0 for a Swiss roll, and does not depend on
-position, rotation, scale, reflection or the direction the path is walked. A shape counts as an
-S-curve when its likeness exceeds ``S_CURVE_THRESHOLD`` (half of its turning cancels).
+is 2 min(|turning of half 1|, |turning of half 2|) / sum |turning| when the halves turn in
+opposite senses and 0 when they turn the same way, so it lies in [0, 1] (triangle inequality):
+near 1 for an S-curve, near 0 for a Swiss roll and for a path that wiggles at random. It does
+not depend on position, rotation, scale, reflection or the direction the path is walked. A
+shape counts as an S-curve when its likeness exceeds ``S_CURVE_THRESHOLD``.
 """
 
 from __future__ import annotations
@@ -112,12 +116,17 @@ def turning_angles(shapes: NDArray) -> NDArray[np.float64]:
 
 
 def s_curve_likeness(shapes: NDArray) -> NDArray[np.float64]:
-    """The true reward: 1 - |net turning| / total turning, in [0, 1] (see the module doc)."""
+    """The true reward (see the module doc), in [0, 1]."""
     angles = turning_angles(shapes)
-    total = np.abs(angles).sum(axis=1)
-    return 1.0 - np.abs(angles.sum(axis=1)) / np.maximum(total, 1e-12)
+    half = angles.shape[1] // 2
+    first, second = angles[:, :half].sum(axis=1), angles[:, -half:].sum(axis=1)
+    # With an odd count the middle angle belongs to neither half, so that reversing the path
+    # swaps the halves exactly.
+    cancelled = np.abs(first) + np.abs(second) - np.abs(first + second)
+    return cancelled / np.maximum(np.abs(angles).sum(axis=1), 1e-12)
 
 
 def is_s_curve(shapes: NDArray) -> NDArray[np.bool_]:
-    """The transparent classifier: a shape is an S-curve when most of its turning cancels."""
+    """The transparent classifier: a shape is an S-curve when its two halves turn in opposite
+    senses by more than a quarter of its total turning each."""
     return s_curve_likeness(shapes) > S_CURVE_THRESHOLD
