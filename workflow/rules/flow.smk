@@ -1,52 +1,5 @@
 # The generator experiment (source flow): generator A -> query pairs from A -> DDM choices and
 # times -> a reward per learner -> B fine-tuned from A -> metrics, summary and figures.
-FLOW_LEARNERS = config["algorithms"] + (
-    ["random_choice"] if config["flow"]["random_choice_control"] else []
-)
-FLOW_METHODS = config["flow"]["methods"]
-FLOW_METRICS = ["s_curve_fraction", "true_reward", "diversity"]
-
-
-wildcard_constraints:
-    learner="|".join(FLOW_LEARNERS),
-    method="|".join(FLOW_METHODS),
-    flow_metric="|".join(FLOW_METRICS),
-
-
-def flow(path):
-    return results(f"flow/{path}")
-
-
-def flow_run_metrics():
-    return expand(
-        flow("runs/{learner}/{method}/n{size}/seed{seed}/metrics.json"),
-        learner=FLOW_LEARNERS,
-        method=FLOW_METHODS,
-        size=config["sizes"],
-        seed=config["seeds"],
-    )
-
-
-def flow_sample_generators():
-    """The Bs drawn in the samples figure: the first learner, largest budget, first seed."""
-    return expand(
-        flow("generators/{learner}/{method}/n{size}/seed{seed}.safetensors"),
-        learner=FLOW_LEARNERS[0],
-        method=FLOW_METHODS,
-        size=max(config["sizes"]),
-        seed=config["seeds"][0],
-    )
-
-
-def flow_final_output():
-    return [
-        flow("summary.parquet"),
-        flow("table.md"),
-        *expand(results("figures/flow_{flow_metric}.png"), flow_metric=FLOW_METRICS),
-        results("figures/flow_samples.png"),
-    ]
-
-
 rule flow_generator:
     output:
         flow("generator_a.safetensors"),
@@ -239,10 +192,7 @@ rule flow_plot_samples:
     conda:
         "../../envs/rtpref.yaml"
     params:
-        labels=lambda wildcards, input: [
-            path.split("/generators/")[1].removesuffix(".safetensors")
-            for path in input.generators
-        ],
+        labels=flow_sample_labels(),
         rows=config["flow"]["evaluation"]["figure_samples"],
         seed=config["flow"]["evaluation"]["seed"],
         sample_steps=config["flow"]["generator"]["sample_steps"],
