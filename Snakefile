@@ -19,6 +19,7 @@ include: "workflow/rules/images.smk"
 include: "workflow/rules/text.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/flow.smk"
 
 
 rule all:

@@ -64,6 +64,8 @@ def available_pairs():
         return config["demo"]["n_pairs"]
     if SOURCE == "text":
         return text_pairs_planned(config["text"])
+    if SOURCE == "flow":
+        return None  # queries are sampled from the generator: any budget is available
     return config["pickapic"].get("sample_size")
 
 
@@ -202,6 +204,8 @@ def run_metrics():
 
 
 def get_final_output():
+    if SOURCE == "flow":
+        return flow_final_output()  # below
     # Every run is a target of its own: Snakemake does not rebuild a missing intermediate
     # whose consumers are up to date, so a deleted metrics.json would otherwise stay missing
     # while the summary kept reporting it.
@@ -235,3 +239,62 @@ onerror:
             file=sys.stderr,
         )
         raise SystemExit(SIGTERM_EXIT_STATUS)
+
+
+# The generator experiment (source flow): generator A -> query pairs from A -> DDM choices
+# and times -> a reward per learner -> B fine-tuned from A -> metrics, summary and figures.
+FLOW_LEARNERS = config["algorithms"] + (
+    ["random_choice"] if config["flow"]["random_choice_control"] else []
+)
+FLOW_METHODS = config["flow"]["methods"]
+FLOW_METRICS = ["s_curve_fraction", "true_reward", "diversity"]
+
+
+wildcard_constraints:
+    learner="|".join(FLOW_LEARNERS),
+    method="|".join(FLOW_METHODS),
+    flow_metric="|".join(FLOW_METRICS),
+
+
+def flow(path):
+    return results(f"flow/{path}")
+
+
+def flow_run_metrics():
+    return expand(
+        flow("runs/{learner}/{method}/n{size}/seed{seed}/metrics.json"),
+        learner=FLOW_LEARNERS,
+        method=FLOW_METHODS,
+        size=config["sizes"],
+        seed=config["seeds"],
+    )
+
+
+# The Bs drawn in the samples figure: the first learner, largest budget, first seed.
+FLOW_SAMPLE_RUN = dict(
+    learner=FLOW_LEARNERS[0], size=max(config["sizes"]), seed=config["seeds"][0]
+)
+
+
+def flow_sample_generators():
+    return expand(
+        flow("generators/{learner}/{method}/n{size}/seed{seed}.safetensors"),
+        method=FLOW_METHODS,
+        **FLOW_SAMPLE_RUN,
+    )
+
+
+def flow_sample_labels():
+    return [
+        "{learner} {method} n{size} seed{seed}".format(method=method, **FLOW_SAMPLE_RUN)
+        for method in FLOW_METHODS
+    ]
+
+
+def flow_final_output():
+    return [
+        flow("summary.parquet"),
+        flow("table.md"),
+        *expand(results("figures/flow_{flow_metric}.png"), flow_metric=FLOW_METRICS),
+        results("figures/flow_samples.png"),
+    ]

@@ -39,7 +39,7 @@ rule chunks:
     benchmark:
         benchmarks("chunks.tsv")
     params:
-        test_size=config["test_size"],
+        test_size=config.get("test_size"),  # absent for source flow
         chunks=config["chunks"],
     script:
         "../scripts/chunks.py"
@@ -56,8 +56,6 @@ rule recorded:
         logs("recorded.log"),
     benchmark:
         benchmarks("recorded.tsv")
-    conda:
-        "../../envs/rtpref.yaml"
     script:
         "../scripts/recorded.py"
 
@@ -71,8 +69,6 @@ rule recorded_items:
         logs("recorded_items.log"),
     benchmark:
         benchmarks("recorded_items.tsv")
-    conda:
-        "../../envs/rtpref.yaml"
     threads: config["threads"]["embed"]
     resources:
         gpu=1,

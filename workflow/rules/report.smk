@@ -65,7 +65,5 @@ rule plot_regret_at_k:
         logs("figures/regret_at_k.log"),
     benchmark:
         benchmarks("figures/regret_at_k.tsv")
-    conda:
-        "../../envs/rtpref.yaml"
     script:
         "../scripts/plot_regret_at_k.py"
