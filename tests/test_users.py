@@ -1,0 +1,164 @@
+"""Simulated users, per-user barriers, the user-conditioned learners and per-user evaluation."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from rtpref import ddm
+from rtpref.chunks import DataError, Pairs
+from rtpref.learners import make_learner
+from rtpref.learners.config import PERSONALIZED, constructor_arguments
+from rtpref.personalization import per_user_metrics, split_by_user
+from rtpref.users import (
+    UsersConfig,
+    assign_users,
+    draw_users,
+    estimate_barriers,
+    simulate_user_labels,
+)
+
+TINY_TRAINING = {
+    "hidden": [8],
+    "log_loss_hidden": [8],
+    "log_loss_epochs": 2,
+    "stage1_epochs": 2,
+    "stage2_epochs": 2,
+    "batch_size": 64,
+    "user_rank": 2,
+}
+
+
+def test_assignment_is_seeded_heavy_tailed_and_gives_every_user_a_pair():
+    config = UsersConfig(count=50, pairs_sigma=1.5, seed=3)
+    user_id = assign_users(5000, config)
+    np.testing.assert_array_equal(user_id, assign_users(5000, config))
+    counts = np.bincount(user_id, minlength=50)
+    assert counts.min() >= 1 and counts.sum() == 5000
+    # Heavy tail: the busiest user labels far more than the median one.
+    assert counts.max() > 4 * np.median(counts)
+    with pytest.raises(DataError, match="users.count"):
+        assign_users(10, config)
+
+
+def test_control_users_change_neither_rewards_nor_barriers():
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.standard_normal((2, 300, 5))
+    reward_1, reward_2 = rng.standard_normal((2, 300))
+    config = UsersConfig(count=7, delta_scale=0.0, barrier_spread=0.0)
+    users = draw_users(config, 5, barrier=1.3)
+    labels = simulate_user_labels(
+        reward_1, reward_2, x1, x2, assign_users(300, config), users, seed=1
+    )
+    np.testing.assert_array_equal(labels["reward_1"], reward_1)
+    np.testing.assert_array_equal(users.barriers, np.full(7, 1.3))
+    choice, time = ddm.simulate(reward_1 - reward_2, 1.3, np.random.default_rng(1))
+    np.testing.assert_array_equal(labels["choice"], choice)
+    np.testing.assert_array_equal(labels["response_time"], time)
+
+
+def test_user_deltas_differ_between_users_and_scale_with_delta_scale():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((400, 6))
+    users = draw_users(UsersConfig(count=2, delta_scale=1.0, rank=3), 6, barrier=1.0)
+    doubled = dataclasses.replace(users, delta_scale=2.0)
+    first, second = np.zeros(400, np.int64), np.ones(400, np.int64)
+    assert np.corrcoef(users.delta(x, first), users.delta(x, second))[0, 1] < 0.99
+    np.testing.assert_allclose(doubled.delta(x, first), 2 * users.delta(x, first))
+    with pytest.raises(DataError, match="user ids"):
+        users.delta(x, np.full(400, 2))
+
+
+def test_barrier_estimates_follow_the_truth_and_shrink_where_data_is_thin():
+    rng = np.random.default_rng(2)
+    count = 30
+    truth = np.exp(0.4 * rng.standard_normal(count))
+    user_id = np.repeat(np.arange(count), 300)
+    drift = rng.standard_normal(user_id.size)
+    _, time = ddm.simulate(drift, truth[user_id], rng)
+    scaled = truth[user_id] * drift  # what a log-loss fit with barrier 1 estimates
+    estimate = estimate_barriers(user_id, time, scaled, count + 1)
+    assert np.corrcoef(np.log(estimate["barriers"][:count]), np.log(truth))[0, 1] > 0.9
+    # The user id `count` has no pairs: it gets the population value.
+    assert estimate["pairs"][count] == 0
+    assert estimate["barriers"][count] == pytest.approx(estimate["population"])
+    # With a handful of pairs per user the shrunk estimates spread less than the raw ones.
+    few = np.concatenate([np.flatnonzero(user_id == u)[:3] for u in range(count)])
+    thin = estimate_barriers(user_id[few], time[few], scaled[few], count)
+    assert np.std(np.log(thin["barriers"])) < np.std(np.log(thin["raw"]))
+    raw = estimate_barriers(user_id[few], time[few], scaled[few], count, shrink=False)
+    np.testing.assert_allclose(raw["barriers"], raw["raw"])
+
+
+def _pairs_with_users(rows: int = 240, users: int = 4, seed: int = 0) -> Pairs:
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.standard_normal((2, rows, 3)).astype(np.float32)
+    reward_1, reward_2 = x1[:, 0].astype(float), x2[:, 0].astype(float)
+    user_id = np.arange(rows) % users
+    choice, time = ddm.simulate(reward_1 - reward_2, 1.0 + 0.5 * (user_id % 2), rng)
+    return Pairs(
+        pair_index=np.arange(rows),
+        x1=x1,
+        x2=x2,
+        reward_1=reward_1,
+        reward_2=reward_2,
+        choice=choice,
+        response_time=time,
+        user_id=user_id.astype(np.int64),
+    )
+
+
+@pytest.mark.parametrize("algorithm", ["log_loss_personalized", "orthogonal_personalized"])
+def test_personalized_learner_is_antisymmetric_and_falls_back_to_the_base_model(algorithm):
+    pairs = _pairs_with_users()
+    training = dict(TINY_TRAINING)
+    if algorithm != "log_loss_personalized":
+        training["per_user_barrier"] = True
+    learner = make_learner(algorithm, training, barrier=1.0, seed=0).fit(pairs)
+    x1, x2, users = pairs.x1[:50], pairs.x2[:50], pairs.user_id[:50]
+    forward = learner.predict_diff(x1, x2, users)
+    np.testing.assert_allclose(learner.predict_diff(x2, x1, users), -forward, atol=1e-6)
+    base = learner.predict_diff(x1, x2)
+    assert not np.allclose(forward, base)  # seen users use their embeddings
+    np.testing.assert_allclose(learner.predict_diff(x1, x2, np.full(50, 99)), base)
+    if algorithm != "log_loss_personalized":
+        assert sorted(learner.barriers_by_user()) == [0, 1, 2, 3]
+
+
+def test_personalized_learner_without_user_ids_is_a_clear_error():
+    pairs = dataclasses.replace(_pairs_with_users(), user_id=None)
+    learner = make_learner("log_loss_personalized", TINY_TRAINING, barrier=1.0)
+    with pytest.raises(DataError, match="user_id"):
+        learner.fit(pairs)
+
+
+def test_personalized_options_reach_only_the_learners_that_use_them():
+    options = {**TINY_TRAINING, "per_user_barrier": True}
+    assert constructor_arguments("orthogonal_personalized", options)["per_user_barrier"]
+    # log_loss reads no response times: the barrier options are not its arguments.
+    assert "per_user_barrier" not in constructor_arguments("log_loss_personalized", options)
+    assert "user_rank" not in constructor_arguments("orthogonal", options)
+    assert len(PERSONALIZED) == 4
+
+
+def test_user_split_keeps_unseen_users_out_of_training():
+    user_id = assign_users(2000, UsersConfig(count=40, seed=1))
+    train, seen, unseen = split_by_user(user_id, unseen_fraction=0.25, test_fraction=0.2, seed=0)
+    assert np.intersect1d(train, np.concatenate([seen, unseen])).size == 0
+    assert train.size + seen.size + unseen.size == user_id.size
+    assert np.intersect1d(user_id[train], user_id[unseen]).size == 0
+    assert np.isin(user_id[seen], user_id[train]).all()
+    assert np.unique(user_id[unseen]).size == 10
+
+
+def test_per_user_evaluation_refuses_a_user_without_training_pairs():
+    pairs = _pairs_with_users(40)
+    predicted = pairs.reward_diff
+    metrics = per_user_metrics(predicted, pairs, np.arange(4), "seen")
+    assert metrics["mse"] == 0 and metrics["users"] == 4
+    with pytest.raises(DataError, match="no training pairs"):
+        per_user_metrics(predicted, pairs, np.arange(3), "seen")
+    with pytest.raises(DataError, match="not an unseen user"):
+        per_user_metrics(predicted, pairs, np.arange(1), "unseen")
