@@ -18,6 +18,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/images.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/users.smk"
 
 
 rule all:

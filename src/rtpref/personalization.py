@@ -25,7 +25,15 @@ from rtpref.users import UsersConfig, assign_users, draw_users, simulate_user_la
 
 log = logging.getLogger(__name__)
 
-__all__ = ["per_user_metrics", "run_world", "simulate_world", "split_by_user"]
+__all__ = [
+    "VARIANTS",
+    "per_user_metrics",
+    "run_experiment_seed",
+    "run_world",
+    "simulate_world",
+    "split_by_user",
+    "variants",
+]
 
 
 def _take(pairs: Pairs, rows: np.ndarray) -> Pairs:
@@ -112,6 +120,24 @@ def per_user_metrics(
     return {**metrics, "mse_per_user": float(per_user.mean()), "users": int(users.size)}
 
 
+VARIANTS = ("global", "personalized", "personalized_user_barriers")
+
+
+def variants(algorithm: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """(variant, estimator name, training overrides) of one base learner: the global model,
+    the personalized one with the global barrier, and (learners that read response times)
+    the personalized one with per-user barriers."""
+    out = [
+        ("global", algorithm, {}),
+        ("personalized", f"{algorithm}_personalized", {"per_user_barrier": False}),
+    ]
+    if algorithm != "log_loss":
+        out.append(
+            ("personalized_user_barriers", f"{algorithm}_personalized", {"per_user_barrier": True})
+        )
+    return out
+
+
 def run_world(
     synthetic: dict[str, Any],
     users: UsersConfig,
@@ -121,7 +147,7 @@ def run_world(
     training: dict[str, Any],
     test_fraction: float = 0.2,
 ) -> list[dict[str, Any]]:
-    """Fit each algorithm globally and personalized in one world; one record per fit."""
+    """Fit every variant of each algorithm in the world of ``run_seed``; one record per fit."""
     pairs, true_barriers = simulate_world(synthetic, users, barrier, run_seed)
     train_rows, seen_rows, unseen_rows = split_by_user(
         pairs.user_id,
@@ -135,35 +161,39 @@ def run_world(
     tests = {"seen": _take(pairs, seen_rows), "unseen": _take(pairs, unseen_rows)}
     records = []
     for algorithm in algorithms:
-        learner = make_learner(algorithm, training, barrier=barrier, seed=run_seed, label=algorithm)
-        personalized = getattr(learner, "personalized", False)
-        learner.fit(train if personalized else dataclasses.replace(train, user_id=None))
-        record: dict[str, Any] = {
-            "algorithm": algorithm,
-            "seed": run_seed,
-            "personalized": personalized,
-            "train_rows": len(train),
-            "train_users": int(train_users.size),
-        }
-        for group, test in tests.items():
-            if len(test) == 0:
-                continue
-            kwargs = {"user_id": test.user_id} if personalized else {}
-            predicted = learner.predict_diff(test.x1, test.x2, **kwargs)
-            for name, value in per_user_metrics(predicted, test, train_users, group).items():
-                record[f"{group}_{name}"] = value
-            if group == "seen":
-                record["seen_user_errors"] = _user_errors(predicted, test, pairs_per_user)
-        if hasattr(learner, "user_barriers_"):
-            estimated = learner.barriers_by_user()
-            ids = np.array(sorted(estimated))
-            record["barrier_estimates"] = {
-                "user_id": ids.tolist(),
-                "estimate": [estimated[u] for u in ids],
-                "truth": true_barriers[ids].tolist(),
-                "pairs": pairs_per_user[ids].tolist(),
+        for variant, name, overrides in variants(algorithm):
+            personalized = variant != "global"
+            learner = make_learner(
+                name, {**training, **overrides}, barrier=barrier, seed=run_seed, label=name
+            )
+            learner.fit(train if personalized else dataclasses.replace(train, user_id=None))
+            record: dict[str, Any] = {
+                "algorithm": algorithm,
+                "variant": variant,
+                "seed": run_seed,
+                "train_rows": len(train),
+                "train_users": int(train_users.size),
             }
-        records.append(record)
+            for group, test in tests.items():
+                if len(test) == 0:
+                    continue
+                kwargs = {"user_id": test.user_id} if personalized else {}
+                predicted = learner.predict_diff(test.x1, test.x2, **kwargs)
+                for metric, value in per_user_metrics(predicted, test, train_users, group).items():
+                    record[f"{group}_{metric}"] = value
+                if group == "seen":
+                    record["seen_user_errors"] = _user_errors(predicted, test, pairs_per_user)
+            if hasattr(learner, "user_barriers_"):
+                estimated = learner.barriers_by_user()
+                ids = np.array(sorted(estimated))
+                record["barrier_estimates"] = {
+                    "user_id": ids.tolist(),
+                    "estimate": [estimated[u] for u in ids],
+                    "truth": true_barriers[ids].tolist(),
+                    "pairs": pairs_per_user[ids].tolist(),
+                }
+            log.info("%s %s seed %d: %s", algorithm, variant, run_seed, record.get("seen_mse"))
+            records.append(record)
     return records
 
 
@@ -173,3 +203,23 @@ def _user_errors(predicted: np.ndarray, test: Pairs, pairs_per_user: np.ndarray)
     error = (predicted - test.reward_diff) ** 2
     mse = np.bincount(inverse, error) / np.bincount(inverse)
     return {"train_pairs": pairs_per_user[users].tolist(), "mse": mse.tolist()}
+
+
+def run_experiment_seed(
+    synthetic: dict[str, Any],
+    users: dict[str, Any],
+    barrier: float,
+    training: dict[str, Any],
+    run_seed: int,
+) -> list[dict[str, Any]]:
+    """``run_world`` from the config blocks ``synthetic``, ``users``, ``ddm.barrier`` and
+    ``training`` (the workflow's entry point)."""
+    block = dict(users)
+    algorithms = block.pop("algorithms", ["log_loss", "orthogonal"])
+    test_fraction = block.pop("test_fraction", 0.2)
+    config = UsersConfig.from_config(block)
+    if not config.enabled:
+        raise ValueError("users.enabled is false; the personalization experiment needs users")
+    return run_world(
+        synthetic, config, barrier, run_seed, list(algorithms), training, test_fraction
+    )

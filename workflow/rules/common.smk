@@ -113,7 +113,23 @@ def run_metrics():
     )
 
 
+# With simulated users on, the workflow's product is the personalization experiment (which
+# fits its own global baselines) instead of the size sweep.
+USERS_ON = config["users"]["enabled"]
+if USERS_ON and SOURCE != "synthetic":
+    raise ValueError(
+        f"config: users.enabled needs source: synthetic (got {SOURCE!r}); "
+        "simulated users on other sources are not implemented yet"
+    )
+
+
 def get_final_output():
+    if USERS_ON:
+        return [
+            results("personalized/summary.json"),
+            results("figures/personalized_mse.png"),
+            results("figures/barrier_estimates.png"),
+        ]
     return [
         results("summary.parquet"),
         *expand(results("figures/{metric}.png"), metric=FIGURE_METRICS),

@@ -47,6 +47,8 @@ __all__ = [
 
 # Row 0 of the embedding table is the unseen user: fixed at zero, so it predicts g0.
 UNSEEN = 0
+# Pseudo-pairs at the population ratio in each user's response-time scale (see _time_scales).
+TIME_PRIOR_PAIRS = 20.0
 
 
 class UserRewardNet(nn.Module):
@@ -215,10 +217,24 @@ class _PersonalizedTwoStage(_Personalized):
         self.user_barriers_ = estimate["barriers"]
         self.barrier_estimate_ = estimate
         table = torch.from_numpy(self.user_barriers_).float().to(fit["x1"].device)
+        time_scale = self._time_scales(fit)
         for part in (fit, validation):
             if part is not None:
                 part["barrier"] = table[part["user"]]
+                part["time_hat"] = part["time_hat"] * time_scale[part["user"]]
         return fit, validation
+
+    def _time_scales(self, fit: Tensors) -> torch.Tensor:
+        """Per-user factor on the pooled t_hat: a cautious user takes longer on every pair
+        (E[T | v] grows like a_u^2), which one time network for all users averages away.
+        The factor is sum T / sum t_hat over the user's fit rows, with TIME_PRIOR_PAIRS
+        pseudo-pairs at the population ratio so that thin users stay near 1."""
+        rows = int(self.users_.size) + 1
+        users = fit["user"]
+        time_sum = torch.zeros(rows, device=users.device).index_add_(0, users, fit["response_time"])
+        hat_sum = torch.zeros(rows, device=users.device).index_add_(0, users, fit["time_hat"])
+        mean_time, mean_hat = fit["response_time"].mean(), fit["time_hat"].mean()
+        return (time_sum + TIME_PRIOR_PAIRS * mean_time) / (hat_sum + TIME_PRIOR_PAIRS * mean_hat)
 
     def barriers_by_user(self) -> dict[int, float]:
         """Estimated a_u per training user id (per_user_barrier only)."""
