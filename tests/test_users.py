@@ -162,3 +162,49 @@ def test_per_user_evaluation_refuses_a_user_without_training_pairs():
         per_user_metrics(predicted, pairs, np.arange(3), "seen")
     with pytest.raises(DataError, match="not an unseen user"):
         per_user_metrics(predicted, pairs, np.arange(1), "unseen")
+
+
+def _record(variant: str, seed: int, seen_mse: float, barriers: bool = False) -> dict:
+    record = {
+        "algorithm": "orthogonal",
+        "variant": variant,
+        "seed": seed,
+        "seen_mse": seen_mse,
+        "unseen_mse": 2 * seen_mse,
+        "seen_user_errors": {"train_pairs": [1, 10, 300], "mse": [seen_mse] * 3},
+    }
+    if barriers:
+        truth = [0.5, 1.0, 2.0, 4.0]
+        record["barrier_estimates"] = {
+            "user_id": [0, 1, 2, 3],
+            "estimate": [t * 1.1 for t in truth],
+            "truth": truth,
+            "pairs": [250, 300, 400, 10],
+        }
+    return record
+
+
+def test_summary_pairs_each_variant_with_the_global_model_of_its_seed(tmp_path):
+    from rtpref.personalization_report import (
+        markdown_table,
+        plot_barrier_estimates,
+        plot_mse_vs_user_pairs,
+        summarize,
+    )
+
+    records = [
+        *(_record("global", seed, 10.0 + seed) for seed in range(3)),
+        *(_record("personalized_user_barriers", seed, 8.0 + seed, True) for seed in range(3)),
+    ]
+    summary = summarize(records)
+    entry = next(e for e in summary["table"] if e["variant"] != "global")
+    # Paired per seed: the difference is exactly -2 in every seed, so the interval is 0.
+    assert entry["seen_mse_minus_global"]["mean"] == pytest.approx(-2.0)
+    assert entry["seen_mse_minus_global"]["half_width"] == pytest.approx(0.0)
+    # Only users with >= 200 training pairs enter the barrier correlation.
+    assert entry["barrier_users"] == 9
+    assert entry["barrier_log_corr"] == pytest.approx(1.0)
+    assert "personalized_user_barriers" in markdown_table(summary)
+    plot_mse_vs_user_pairs(records, tmp_path / "mse.png")
+    plot_barrier_estimates(records, tmp_path / "barriers.png")
+    assert (tmp_path / "mse.png").stat().st_size > 0 and (tmp_path / "barriers.png").exists()

@@ -45,7 +45,11 @@ CONFIG_ARGUMENTS: dict[str, dict[str, str]] = {
     "orthogonal_crossfit": {**_TWO_STAGE, "crossfit_folds": "crossfit_folds"},
     **{name: _REFERENCE for name in REFERENCE_LINES},
 }
-_USER_EMBEDDINGS = {"user_rank": "rank", "user_embedding_scale": "embedding_scale"}
+_USER_EMBEDDINGS = {
+    "user_rank": "rank",
+    "user_embedding_scale": "embedding_scale",
+    "user_weight_decay": "embedding_decay",
+}
 _USER_BARRIERS = {"per_user_barrier": "per_user_barrier", "barrier_shrinkage": "barrier_shrinkage"}
 CONFIG_ARGUMENTS.update(
     {

@@ -63,6 +63,7 @@ class UserRewardNet(nn.Module):
         users: int,
         rank: int,
         embedding_scale: float,
+        embedding_decay: float = 0.0,
     ):
         super().__init__()
         self.trunk = mlp(in_dim, hidden, dropout, batch_norm, scalar=False)
@@ -73,6 +74,11 @@ class UserRewardNet(nn.Module):
         nn.init.normal_(self.embeddings.weight, std=embedding_scale)
         with torch.no_grad():
             self.embeddings.weight[UNSEEN].zero_()
+        if embedding_decay > 0:
+            # An L2 prior per user (the gradient of decay/2 ||E||^2 at every step, whatever
+            # the user's share of the batches): users with few pairs stay near the base g0.
+            weight = self.embeddings.weight
+            weight.register_hook(lambda grad: grad + embedding_decay * weight.detach())
 
     def forward(self, x: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
         hidden = self.trunk(x)
@@ -95,6 +101,7 @@ class _Personalized(PairwiseLearner):
 
     rank: int = 4
     embedding_scale: float = 0.01
+    embedding_decay: float = 0.01
     per_user_barrier: bool = False
     barrier_shrinkage: bool = True
 
@@ -139,6 +146,7 @@ class _Personalized(PairwiseLearner):
             int(self.users_.size),
             self.rank,
             self.embedding_scale,
+            self.embedding_decay,
         )
         return net.to(torch.device(self.device))
 
@@ -213,8 +221,11 @@ class _PersonalizedTwoStage(_Personalized):
             count=int(self.users_.size) + 1,
             shrink=self.barrier_shrinkage,
         )
-        # Indexed by embedding row; row UNSEEN has no fit rows and gets the population value.
-        self.user_barriers_ = estimate["barriers"]
+        # Only the users' relative caution comes from the data: the level stays the global a
+        # (the pooled moment estimate is biased low where early-stopped log-loss shrinks
+        # |a v| on near-deterministic choices, and that bias is common to all users).
+        # Indexed by embedding row; row UNSEEN has no fit rows and gets the global a.
+        self.user_barriers_ = self.barrier * estimate["barriers"] / estimate["population"]
         self.barrier_estimate_ = estimate
         table = torch.from_numpy(self.user_barriers_).float().to(fit["x1"].device)
         time_scale = self._time_scales(fit)
