@@ -208,3 +208,59 @@ def test_summary_pairs_each_variant_with_the_global_model_of_its_seed(tmp_path):
     plot_mse_vs_user_pairs(records, tmp_path / "mse.png")
     plot_barrier_estimates(records, tmp_path / "barriers.png")
     assert (tmp_path / "mse.png").stat().st_size > 0 and (tmp_path / "barriers.png").exists()
+
+
+def test_user_ids_travel_from_labels_through_chunks_to_pairs(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from rtpref.chunks import features_to_arrow, load_pairs, write_split_chunks
+
+    rows = 30
+    rng = np.random.default_rng(0)
+    pair_index = np.arange(rows)
+    user_id = rng.integers(0, 5, rows)
+    labels = {
+        "pair_index": pair_index,
+        "reward_1": rng.standard_normal(rows),
+        "reward_2": rng.standard_normal(rows),
+        "choice": np.ones(rows, np.int8),
+        "response_time": np.ones(rows),
+    }
+    features = pa.table(
+        {
+            "pair_index": pair_index,
+            "x1": features_to_arrow(rng.standard_normal((rows, 3)).astype(np.float32)),
+            "x2": features_to_arrow(rng.standard_normal((rows, 3)).astype(np.float32)),
+        }
+    )
+    pq.write_table(features, tmp_path / "features.parquet")
+    for name, extra in (("with", {"user_id": user_id}), ("without", {})):
+        pq.write_table(pa.table({**labels, **extra}), tmp_path / f"{name}.parquet")
+        write_split_chunks(
+            tmp_path / f"{name}.parquet",
+            [tmp_path / "features.parquet"],
+            tmp_path / name / "train",
+            tmp_path / name / "test",
+            test_size=10,
+            split_seed=0,
+            rows_per_chunk=7,
+        )
+    train = load_pairs(tmp_path / "with" / "train", [1, 4, 9])
+    np.testing.assert_array_equal(train.user_id, user_id[train.pair_index])
+    assert load_pairs(tmp_path / "without" / "train").user_id is None
+    # A null user is a clear error naming the column, not a silent mix of users.
+    pq.write_table(
+        pa.table({**labels, "user_id": pa.array([None, *user_id[1:]], pa.int64())}),
+        tmp_path / "null.parquet",
+    )
+    with pytest.raises(DataError, match="user_id"):
+        write_split_chunks(
+            tmp_path / "null.parquet",
+            [tmp_path / "features.parquet"],
+            tmp_path / "null" / "train",
+            tmp_path / "null" / "test",
+            test_size=10,
+            split_seed=0,
+            rows_per_chunk=7,
+        )

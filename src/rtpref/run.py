@@ -86,7 +86,9 @@ def run_training(
             f"{train_dir} has features of width {train_pairs.x1.shape[1]} but {test_dir} "
             f"of width {test_pairs.x1.shape[1]}"
         )
-    predicted = learner.predict_diff(test_pairs.x1, test_pairs.x2)
+    # A personalized learner scores each test pair with its user (unseen users: base model).
+    users = {"user_id": test_pairs.user_id} if getattr(learner, "personalized", False) else {}
+    predicted = learner.predict_diff(test_pairs.x1, test_pairs.x2, **users)
     # The loss is checked before each step; the last step can still blow the weights up.
     if not np.isfinite(predicted).all():
         raise TrainingDiverged(

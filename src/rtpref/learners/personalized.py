@@ -10,7 +10,15 @@ network with the same user.
 The response-time learners can also use one barrier per user (``per_user_barrier``): after
 stage 1, a_u is estimated from the user's response times and the stage-1 reward difference
 (``rtpref.users.estimate_barriers``, shrunk toward the population value unless
-``barrier_shrinkage`` is off), and stage 2 divides by a_u instead of the global a.
+``barrier_shrinkage`` is off) and rescaled so that the population value is the global a (the
+data give each user's caution relative to the others; the level stays the configured a).
+Stage 2 then divides by a_u instead of the global a, and the pooled t_hat is multiplied by a
+per-user time scale (sum of T over sum of t_hat on the user's rows, with a prior of
+``TIME_PRIOR_PAIRS`` pairs at the population ratio). The time network itself is not
+personalized.
+
+``embedding_decay`` is an L2 prior on each user's embedding, applied at every step whatever the
+user's share of the batches, so users with few pairs stay near the base model.
 """
 
 from __future__ import annotations
