@@ -49,6 +49,7 @@ _USER_EMBEDDINGS = {
     "user_rank": "rank",
     "user_embedding_scale": "embedding_scale",
     "user_weight_decay": "embedding_decay",
+    "user_dropout": "user_dropout",
 }
 _USER_BARRIERS = {"per_user_barrier": "per_user_barrier", "barrier_shrinkage": "barrier_shrinkage"}
 CONFIG_ARGUMENTS.update(

@@ -17,7 +17,9 @@ per-user time scale (sum of T over sum of t_hat on the user's rows, with a prior
 ``TIME_PRIOR_PAIRS`` pairs at the population ratio). The time network itself is not
 personalized.
 
-``embedding_decay`` is an L2 prior on each user's embedding, applied at every step whatever the
+``user_dropout`` hides the user of that share of the training rows (drawn per batch), so the
+base g0 is trained as the population model that unseen users get. ``embedding_decay`` is an L2
+prior on each user's embedding, applied at every step whatever the
 user's share of the batches, so users with few pairs stay near the base model.
 """
 
@@ -110,6 +112,7 @@ class _Personalized(PairwiseLearner):
     rank: int = 4
     embedding_scale: float = 0.01
     embedding_decay: float = 0.01
+    user_dropout: float = 0.2
     per_user_barrier: bool = False
     barrier_shrinkage: bool = True
 
@@ -123,6 +126,8 @@ class _Personalized(PairwiseLearner):
             )
         if self.rank < 1:
             raise ValueError(f"{self._name()}: rank must be >= 1, got {self.rank}")
+        if not 0 <= self.user_dropout < 1:
+            raise ValueError(f"{self._name()}: user_dropout must be in [0, 1)")
         self.users_ = np.unique(pairs.user_id)
         return super().fit(pairs)
 
@@ -159,7 +164,13 @@ class _Personalized(PairwiseLearner):
         return net.to(torch.device(self.device))
 
     def _pair_diff(self, net: torch.nn.Module, batch: Tensors) -> torch.Tensor:
-        return net.pair_diff(batch["x1"], batch["x2"], batch["user"])
+        users = batch["user"]
+        if net.training and self.user_dropout > 0:
+            # Rows whose user is hidden train the base g0 directly as the population model,
+            # which is what an unseen user gets (draws from torch's seeded generator).
+            hidden = torch.rand(users.shape, device=users.device) < self.user_dropout
+            users = torch.where(hidden, torch.full_like(users, UNSEEN), users)
+        return net.pair_diff(batch["x1"], batch["x2"], users)
 
     def _barrier_of(self, batch: Tensors) -> float | torch.Tensor:
         return batch.get("barrier", self.barrier)
