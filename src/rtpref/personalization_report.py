@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker as ticker  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy import stats  # noqa: E402
 
@@ -112,6 +113,8 @@ def plot_mse_vs_user_pairs(records: list[dict[str, Any]], output: str | Path) ->
         style = "--" if variant == "global" else ":" if variant.endswith("barriers") else "-"
         ax.plot(centres, means, style, marker="o", label=f"{algorithm} {variant}")
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(ticker.ScalarFormatter())
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
     ax.set_xlabel("training pairs of the user")
     ax.set_ylabel("test MSE vs the user's own r_u(x1) - r_u(x2)")
     ax.legend(fontsize=7)

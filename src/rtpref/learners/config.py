@@ -11,9 +11,10 @@ from typing import Any
 LEARNERS = ("log_loss", "orthogonal", "nonorthogonal", "orthogonal_crossfit")
 # Reference lines for simulated data only: they read the true rewards of the training rows.
 REFERENCE_LINES = ("noise_free_floor", "orthogonal_true_nuisances", "known_mean_time")
-# The learners with user embeddings (rtpref.learners.personalized); they need a user_id column.
+ALGORITHMS = (*LEARNERS, *REFERENCE_LINES)
+# The learners with user embeddings (rtpref.learners.personalized); they need a user_id
+# column, so they are kept apart from ALGORITHMS, which run on any data.
 PERSONALIZED = tuple(f"{name}_personalized" for name in LEARNERS)
-ALGORITHMS = (*LEARNERS, *REFERENCE_LINES, *PERSONALIZED)
 
 # Config key -> constructor argument, per algorithm. A run's Snakemake params are only these
 # keys, so changing e.g. stage1_epochs reruns the two-stage learners but not log_loss.
@@ -68,7 +69,9 @@ OPTIONS_USED = {algorithm: tuple(keys) for algorithm, keys in CONFIG_ARGUMENTS.i
 
 def _check(algorithm: str) -> None:
     if algorithm not in CONFIG_ARGUMENTS:
-        raise ValueError(f"unknown algorithm {algorithm!r}; choose from {list(ALGORITHMS)}")
+        raise ValueError(
+            f"unknown algorithm {algorithm!r}; choose from {[*ALGORITHMS, *PERSONALIZED]}"
+        )
 
 
 def options_for(algorithm: str, training: dict[str, Any]) -> dict[str, Any]:
