@@ -264,3 +264,29 @@ def test_user_ids_travel_from_labels_through_chunks_to_pairs(tmp_path):
             split_seed=0,
             rows_per_chunk=7,
         )
+
+
+def test_one_tiny_world_fits_every_variant_and_records_barriers():
+    from rtpref.personalization import run_experiment_seed
+
+    users = {"enabled": True, "count": 6, "delta_scale": 0.5, "barrier_spread": 0.3}
+    synthetic = {"n_pairs": 300, "dim": 3, "hidden": [4], "seed": 0}
+    records = run_experiment_seed(
+        synthetic,
+        {**users, "algorithms": ["log_loss", "nonorthogonal"]},
+        barrier=1.0,
+        training=TINY_TRAINING,
+        run_seed=0,
+    )
+    assert [(r["algorithm"], r["variant"]) for r in records] == [
+        ("log_loss", "global"),
+        ("log_loss", "personalized"),
+        ("nonorthogonal", "global"),
+        ("nonorthogonal", "personalized"),
+        ("nonorthogonal", "personalized_user_barriers"),
+    ]
+    assert all(r["train_users"] == 5 and r["unseen_users"] == 1 for r in records)
+    barriers = records[-1]["barrier_estimates"]
+    assert len(barriers["estimate"]) == 5 and all(a > 0 for a in barriers["estimate"])
+    with pytest.raises(ValueError, match="users.enabled"):
+        run_experiment_seed(synthetic, {**users, "enabled": False}, 1.0, TINY_TRAINING, 0)
