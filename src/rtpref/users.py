@@ -201,7 +201,8 @@ def estimate_barriers(
     log_population = np.log(population)
     between = float(max(np.nanvar(log_raw[has]) - np.mean(noise[has]), 0.0)) if has.any() else 0.0
     if shrink:
-        weight = np.where(has, between / (between + noise), 0.0)
+        # Noise-free users (identical per-pair estimates) keep their own value.
+        weight = np.where(has, between / np.maximum(between + noise, 1e-300), 0.0)
     else:
         weight = has.astype(np.float64)
     log_estimate = np.where(
