@@ -249,6 +249,19 @@ def test_user_ids_travel_from_labels_through_chunks_to_pairs(tmp_path):
     train = load_pairs(tmp_path / "with" / "train", [1, 4, 9])
     np.testing.assert_array_equal(train.user_id, user_id[train.pair_index])
     assert load_pairs(tmp_path / "without" / "train").user_id is None
+    # A run of the sweep on these chunks fits the personalized learner with its users.
+    from rtpref.run import run_training
+
+    record = run_training(
+        tmp_path / "with" / "train",
+        tmp_path / "with" / "test",
+        "log_loss_personalized",
+        size=20,
+        seed=0,
+        training=TINY_TRAINING,
+        barrier=1.0,
+    )
+    assert record["test_rows"] == 10 and np.isfinite(record["mse"])
     # A null user is a clear error naming the column, not a silent mix of users.
     pq.write_table(
         pa.table({**labels, "user_id": pa.array([None, *user_id[1:]], pa.int64())}),
@@ -290,3 +303,32 @@ def test_one_tiny_world_fits_every_variant_and_records_barriers():
     assert len(barriers["estimate"]) == 5 and all(a > 0 for a in barriers["estimate"])
     with pytest.raises(ValueError, match="users.enabled"):
         run_experiment_seed(synthetic, {**users, "enabled": False}, 1.0, TINY_TRAINING, 0)
+
+
+def test_user_ids_of_raw_shards_join_the_rewards_and_a_missing_user_is_named(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from rtpref.sources.demo import RAW_SCHEMA
+    from rtpref.users import attach_user_ids
+
+    def raw_shard(path, pair_index, user_id):
+        columns = {
+            name: pa.nulls(len(pair_index), field.type)
+            for name, field in zip(RAW_SCHEMA.names, RAW_SCHEMA, strict=True)
+        }
+        columns["pair_index"] = pa.array(pair_index, pa.int64())
+        columns["user_id"] = pa.array(user_id, pa.int64())
+        pq.write_table(pa.table(columns, schema=RAW_SCHEMA), path)
+
+    raw_shard(tmp_path / "shard-0.parquet", [0, 1, 2], [7, 8, 7])
+    raw_shard(tmp_path / "shard-1.parquet", [3, 4], [9, 8])
+    rewards = pa.table(
+        {"pair_index": [4, 3, 2, 1, 0], "reward_1": [0.0] * 5, "reward_2": [1.0] * 5}
+    )
+    shards = [tmp_path / "shard-0.parquet", tmp_path / "shard-1.parquet"]
+    joined = attach_user_ids(rewards, shards)
+    assert joined.column("pair_index").to_pylist() == [0, 1, 2, 3, 4]
+    assert joined.column("user_id").to_pylist() == [7, 8, 7, 9, 8]
+    with pytest.raises(DataError, match="no user_id.*pair_index 3"):
+        attach_user_ids(rewards, shards[:1])

@@ -16,9 +16,13 @@ but the ``user_id`` column (the control experiment).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from rtpref import ddm
@@ -28,6 +32,7 @@ __all__ = [
     "SimulatedUsers",
     "UsersConfig",
     "assign_users",
+    "attach_user_ids",
     "draw_users",
     "estimate_barriers",
     "simulate_user_labels",
@@ -215,3 +220,31 @@ def estimate_barriers(
         "population": population,
         "between_user_sd": float(np.sqrt(between)),
     }
+
+
+def attach_user_ids(rewards: pa.Table, user_paths: Sequence[str | Path]) -> pa.Table:
+    """``rewards`` plus the ``user_id`` of each pair, read from the raw shards that hold the
+    source's users (Pick-a-Pic records one per pair). A pair without a user is an error
+    that names it, never a silent mix of users."""
+    tables = []
+    for path in user_paths:
+        try:
+            tables.append(pq.read_table(path, columns=["pair_index", "user_id"]))
+        except (pa.ArrowInvalid, OSError, KeyError) as error:
+            raise DataError(f"{path}: cannot read pair_index, user_id ({error})") from error
+    users = pa.concat_tables(tables)
+    if users.column("user_id").null_count:
+        row = int(np.flatnonzero(users.column("user_id").is_null().to_numpy())[0])
+        raise DataError(
+            f"{', '.join(map(str, user_paths))}: user_id is missing for pair_index "
+            f"{int(users.column('pair_index')[row].as_py())}; users need a user_id on every pair"
+        )
+    joined = rewards.join(users, "pair_index", join_type="left outer").sort_by("pair_index")
+    missing = joined.column("user_id").is_null().to_numpy(zero_copy_only=False)
+    if missing.any():
+        first = int(joined.column("pair_index")[int(np.flatnonzero(missing)[0])].as_py())
+        raise DataError(
+            f"{int(missing.sum())} pair(s) have rewards but no user_id in "
+            f"{', '.join(map(str, user_paths))}, first pair_index {first}"
+        )
+    return joined
