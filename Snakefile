@@ -20,6 +20,7 @@ include: "workflow/rules/text.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/flow.smk"
+include: "workflow/rules/users.smk"
 
 
 rule all:

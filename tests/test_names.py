@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from rtpref.metrics import evaluate
-from rtpref.names import ALGORITHMS, FIGURE_METRICS, METRICS, OPTIONS_USED
+from rtpref.names import ALGORITHMS, FIGURE_METRICS, METRICS, OPTIONS_USED, PERSONALIZED
 from rtpref.plots import LABELS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -19,8 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_names_agree_with_schema_and_library() -> None:
     schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
-    assert schema["properties"]["algorithms"]["items"]["enum"] == list(ALGORITHMS)
-    assert set(OPTIONS_USED) == set(ALGORITHMS)
+    assert schema["properties"]["algorithms"]["items"]["enum"] == [*ALGORITHMS, *PERSONALIZED]
+    assert set(OPTIONS_USED) == {*ALGORITHMS, *PERSONALIZED}
     values = evaluate(np.array([1.0, -1.0]), np.array([1, 1]), np.zeros(2), np.ones(2))
     assert tuple(values) == METRICS
     assert set(FIGURE_METRICS) <= set(METRICS) and set(FIGURE_METRICS) <= set(LABELS)

@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 FEATURE_COLUMNS = ("x1", "x2")
 LABEL_COLUMNS = ("pair_index", "reward_1", "reward_2", "choice", "response_time")
 CHUNK_COLUMNS = ("pair_index", "x1", "x2", "reward_1", "reward_2", "choice", "response_time")
+# Optional column: who labelled the pair (simulated or real users); absent without users.
+USER_COLUMN = "user_id"
 FINITE_COLUMNS = ("x1", "x2", "reward_1", "reward_2", "response_time")
 ROW_GROUP_ROWS = 8192
 FEATURE_PAGE_BYTES = 64 << 20
@@ -49,7 +51,8 @@ def feature_type(dim: int) -> pa.DataType:
     return pa.list_(pa.field("item", pa.float32(), nullable=False), dim)
 
 
-def chunk_schema(dim: int) -> pa.Schema:
+def chunk_schema(dim: int, users: bool = False) -> pa.Schema:
+    user_field = [pa.field(USER_COLUMN, pa.int64(), nullable=False)] if users else []
     return pa.schema(
         [
             pa.field("pair_index", pa.int64(), nullable=False),
@@ -59,6 +62,7 @@ def chunk_schema(dim: int) -> pa.Schema:
             pa.field("reward_2", pa.float64(), nullable=False),
             pa.field("choice", pa.int8(), nullable=False),
             pa.field("response_time", pa.float64(), nullable=False),
+            *user_field,
         ]
     )
 
@@ -106,6 +110,7 @@ class ChunkIndex:
     files: list[Path]
     footers: list[pq.FileMetaData]
     dim: int
+    has_users: bool = False
 
     @property
     def rows_per_file(self) -> NDArray[np.int64]:
@@ -126,11 +131,18 @@ def index_chunks(directory: str | Path) -> ChunkIndex:
         raise DataError(f"{directory}: {MANIFEST_NAME} lists no chunk files")
     footers = []
     dim = None
+    users = set()
     for path in files:
         parquet = open_parquet(path)
         dim = _check_schema(path, parquet.schema_arrow, dim)
+        users.add(USER_COLUMN in parquet.schema_arrow.names)
+        if len(users) > 1:
+            raise DataError(
+                f"{path}: some chunk files of {directory} have a {USER_COLUMN} column and some "
+                "do not; rebuild the chunks"
+            )
         footers.append(parquet.metadata)
-    return ChunkIndex(files, footers, int(dim))
+    return ChunkIndex(files, footers, int(dim), users.pop())
 
 
 def load_pairs(directory: str | Path, rows: Iterable[int] | None = None) -> Pairs:
@@ -159,6 +171,8 @@ def load_pairs(directory: str | Path, rows: Iterable[int] | None = None) -> Pair
         "choice": np.empty(count, np.int8),
         "response_time": np.empty(count, np.float64),
     }
+    if index.has_users:
+        out[USER_COLUMN] = np.empty(count, np.int64)
     filled = 0
     file_start = 0
     with _page_keeping_pool():
@@ -193,7 +207,9 @@ def _page_keeping_pool() -> Iterator[None]:
         pa.set_memory_pool(previous)
 
 
-def _read_row_group(path: Path, metadata: pq.FileMetaData, group: int) -> pa.Table:
+def _read_row_group(
+    path: Path, metadata: pq.FileMetaData, group: int, columns: Iterable[str] = CHUNK_COLUMNS
+) -> pa.Table:
     """One row group, decoded from a memory map of the file that is closed afterwards.
 
     Reading through a map skips a copy of every page into a read buffer (~40 % of the decode
@@ -202,7 +218,7 @@ def _read_row_group(path: Path, metadata: pq.FileMetaData, group: int) -> pa.Tab
     try:
         with pa.memory_map(str(path)) as source:
             parquet = pq.ParquetFile(source, metadata=metadata)
-            return parquet.read_row_group(group, columns=list(CHUNK_COLUMNS))
+            return parquet.read_row_group(group, columns=list(columns))
     except (pa.ArrowException, OSError) as error:
         raise DataError(f"{path}: row group {group} unreadable ({error})") from error
 
@@ -215,10 +231,10 @@ def _fill_from_file(
         group_rows = metadata.row_group(group).num_rows
         lo, hi = np.searchsorted(local_rows, [group_start, group_start + group_rows])
         if hi > lo:
-            table = _read_row_group(path, metadata, group)
+            table = _read_row_group(path, metadata, group, out)
             take = local_rows[lo:hi] - group_start
             target = slice(filled, filled + take.size)
-            for name in CHUNK_COLUMNS:
+            for name in out:
                 column = table.column(name)
                 if name in FEATURE_COLUMNS:
                     values = features_to_numpy(column, str(path))
@@ -251,11 +267,11 @@ def _fill_from_file(
 class ChunkWriter:
     """Append tables of pairs; write a chunk file every ``rows_per_chunk`` rows."""
 
-    def __init__(self, directory: Path, dim: int, rows_per_chunk: int) -> None:
+    def __init__(self, directory: Path, dim: int, rows_per_chunk: int, users: bool = False) -> None:
         if rows_per_chunk < 1:
             raise ValueError(f"rows_per_chunk must be >= 1, got {rows_per_chunk}")
         self.directory = Path(directory)
-        self.schema = chunk_schema(dim)
+        self.schema = chunk_schema(dim, users)
         self.rows_per_chunk = rows_per_chunk
         self.pending: list[pa.Table] = []
         self.pending_rows = 0
@@ -263,7 +279,7 @@ class ChunkWriter:
         self.rows_written = 0
 
     def append(self, table: pa.Table) -> None:
-        table = table.select(list(CHUNK_COLUMNS)).cast(self.schema)
+        table = table.select(self.schema.names).cast(self.schema)
         self.pending.append(table)
         self.pending_rows += table.num_rows
         while self.pending_rows >= self.rows_per_chunk:

@@ -38,6 +38,8 @@ class Pairs:
     reward_2: NDArray[np.float64]
     choice: NDArray[np.int8]
     response_time: NDArray[np.float64]
+    # Who labelled each pair (users on); None when the data has no users.
+    user_id: NDArray[np.int64] | None = None
 
     def __len__(self) -> int:
         return int(self.pair_index.shape[0])

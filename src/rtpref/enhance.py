@@ -158,6 +158,8 @@ def simulate_labels(
         correlation,
         response_time.mean(),
     )
+    # Users (where the source has them) travel with their pairs to the chunks.
+    users = {"user_id": rewards.column("user_id")} if "user_id" in rewards.column_names else {}
     return pa.table(
         {
             "pair_index": pair_index,
@@ -167,5 +169,6 @@ def simulate_labels(
             "raw_reward_2": raw_2,
             "choice": choice,
             "response_time": response_time,
+            **users,
         }
     )

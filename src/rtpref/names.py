@@ -27,6 +27,9 @@ LEARNERS = ("log_loss", "orthogonal", "nonorthogonal", "orthogonal_crossfit")
 # Reference lines for simulated data only: they read the true rewards of the training rows.
 REFERENCE_LINES = ("noise_free_floor", "orthogonal_true_nuisances", "known_mean_time")
 ALGORITHMS = (*LEARNERS, *REFERENCE_LINES)
+# The learners with user embeddings (rtpref.learners.personalized); they need a user_id
+# column, so they are kept apart from ALGORITHMS, which run on any data.
+PERSONALIZED = tuple(f"{name}_personalized" for name in LEARNERS)
 
 # Config key -> constructor argument, per algorithm. A run's Snakemake params are only these
 # keys, so changing e.g. stage1_epochs reruns the two-stage learners but not log_loss.
@@ -58,12 +61,32 @@ CONFIG_ARGUMENTS: dict[str, dict[str, str]] = {
     "orthogonal_crossfit": {**_TWO_STAGE, "crossfit_folds": "crossfit_folds"},
     **{name: _REFERENCE for name in REFERENCE_LINES},
 }
+_USER_EMBEDDINGS = {
+    "user_rank": "rank",
+    "user_embedding_scale": "embedding_scale",
+    "user_weight_decay": "embedding_decay",
+    "user_dropout": "user_dropout",
+}
+_USER_BARRIERS = {"per_user_barrier": "per_user_barrier", "barrier_shrinkage": "barrier_shrinkage"}
+CONFIG_ARGUMENTS.update(
+    {
+        f"{name}_personalized": {
+            **CONFIG_ARGUMENTS[name],
+            **_USER_EMBEDDINGS,
+            # log_loss reads no response times, so it has no use for per-user barriers.
+            **({} if name == "log_loss" else _USER_BARRIERS),
+        }
+        for name in LEARNERS
+    }
+)
 OPTIONS_USED = {algorithm: tuple(keys) for algorithm, keys in CONFIG_ARGUMENTS.items()}
 
 
 def _check(algorithm: str) -> None:
     if algorithm not in CONFIG_ARGUMENTS:
-        raise ValueError(f"unknown algorithm {algorithm!r}; choose from {list(ALGORITHMS)}")
+        raise ValueError(
+            f"unknown algorithm {algorithm!r}; choose from {[*ALGORITHMS, *PERSONALIZED]}"
+        )
 
 
 def options_for(algorithm: str, training: dict[str, Any]) -> dict[str, Any]:

@@ -99,8 +99,11 @@ def run_training(
             f"of width {test_pairs.x1.shape[1]}"
         )
     selection = {stage: record.as_dict() for stage, record in learner.selection_.items()}
+    # A personalized learner saves its base reward g0 (what an unseen user gets) and scores
+    # each test pair with that pair's user.
+    personalized = getattr(learner, "personalized", False)
     model = RewardModel.from_net(
-        learner.reward_net_,
+        learner.base_reward_net() if personalized else learner.reward_net_,
         algorithm,
         barrier,
         non_decision_time,
@@ -112,7 +115,10 @@ def run_training(
         provenance={**(provenance or {}), **training_provenance(train_pairs, rows, seed)},
         calibration=calibration,
     )
-    predicted = model.predict_diff(test_pairs.x1, test_pairs.x2)
+    if personalized:
+        predicted = learner.predict_diff(test_pairs.x1, test_pairs.x2, user_id=test_pairs.user_id)
+    else:
+        predicted = model.predict_diff(test_pairs.x1, test_pairs.x2)
     # The loss is checked before each step; the last step can still blow the weights up.
     if not np.isfinite(predicted).all():
         raise TrainingDiverged(

@@ -22,6 +22,7 @@ from rtpref.chunks import (
     FEATURE_COLUMNS,
     LABEL_COLUMNS,
     ROW_GROUP_ROWS,
+    USER_COLUMN,
     ChunkWriter,
     features_to_numpy,
 )
@@ -33,9 +34,11 @@ log = logging.getLogger(__name__)
 
 
 def read_labels(path: Path) -> pa.Table:
-    """The label columns of ``path`` sorted by pair_index, with unique ids and finite values."""
-    labels = open_parquet(path, LABEL_COLUMNS).read(columns=list(LABEL_COLUMNS))
-    labels = labels.sort_by("pair_index")
+    """The label columns of ``path`` (and ``user_id`` where present) sorted by pair_index,
+    with unique ids and finite values."""
+    parquet = open_parquet(path, LABEL_COLUMNS)
+    users = [USER_COLUMN] if USER_COLUMN in parquet.schema_arrow.names else []
+    labels = parquet.read(columns=[*LABEL_COLUMNS, *users]).sort_by("pair_index")
     pair_index = labels.column("pair_index").to_numpy()
     duplicated = np.flatnonzero(np.diff(pair_index) == 0)
     if duplicated.size:
@@ -53,6 +56,19 @@ def read_labels(path: Path) -> pa.Table:
         pair_index,
         str(path),
     )
+    if users and labels.column(USER_COLUMN).null_count:
+        row = int(np.flatnonzero(labels.column(USER_COLUMN).is_null().to_numpy())[0])
+        raise DataError(
+            f"{path}: column {USER_COLUMN!r} is null in row {row} (pair_index "
+            f"{int(pair_index[row])}); every pair needs its user when users are on"
+        )
+    if users and not pa.types.is_integer(labels.column(USER_COLUMN).type):
+        # Chunks hold users as int64: recorded ids (strings) become their rank among the
+        # sorted distinct ids.
+        ids = labels.column(USER_COLUMN).to_numpy(zero_copy_only=False).astype(str)
+        codes = np.unique(ids, return_inverse=True)[1].astype(np.int64)
+        position = labels.column_names.index(USER_COLUMN)
+        labels = labels.set_column(position, USER_COLUMN, pa.array(codes))
     return labels
 
 
@@ -148,9 +164,10 @@ def write_split_chunks(
         for feature_path, batch in feature_batches(feature_paths):
             if dim is None:
                 dim = batch.schema.field("x1").type.list_size
+                users = USER_COLUMN in labels.column_names
                 writers = {
-                    False: ChunkWriter(train_tmp, dim, rows_per_chunk),
-                    True: ChunkWriter(test_tmp, dim, rows_per_chunk),
+                    False: ChunkWriter(train_tmp, dim, rows_per_chunk, users),
+                    True: ChunkWriter(test_tmp, dim, rows_per_chunk, users),
                 }
             pair_index = batch.column("pair_index").to_numpy()
             positions = label_positions(label_index, pair_index, feature_path, labels_path)

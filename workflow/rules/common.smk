@@ -203,9 +203,41 @@ def run_metrics():
     )
 
 
+# Users on: with the synthetic source the workflow's product is the personalization
+# experiment (simulated users; it fits its own global baselines) instead of the size sweep;
+# with an image source the users come from the data (the raw shards' user_id) and travel
+# with the labels into the chunks, for the *_personalized learners of the sweep.
+USERS_ON = config["users"]["enabled"]
+PERSONALIZATION_EXPERIMENT = USERS_ON and SOURCE == "synthetic"
+_personalized = [
+    name for name in config["algorithms"] if name.endswith("_personalized")
+]
+if _personalized and not (USERS_ON and SOURCE != "synthetic"):
+    raise ValueError(
+        f"config: algorithms {_personalized} need user ids in the chunks: set users.enabled "
+        "with an image source (demo, pickapic); for the synthetic source, simulated users run "
+        "the personalization experiment (users.algorithms) instead"
+    )
+
+
+def user_id_files(wildcards):
+    """Raw shards whose user_id enhance attaches to the labels (none when users are off)."""
+    if not USERS_ON or SOURCE == "synthetic":
+        return []
+    return expand(
+        results(f"raw/{wildcards.split}/shard-{{shard}}.parquet"), shard=SHARDS
+    )
+
+
 def get_final_output():
     if SOURCE == "flow":
         return flow_final_output()  # below
+    if PERSONALIZATION_EXPERIMENT:
+        return [
+            results("personalized/summary.json"),
+            results("figures/personalized_mse.png"),
+            results("figures/barrier_estimates.png"),
+        ]
     # Every run is a target of its own: Snakemake does not rebuild a missing intermediate
     # whose consumers are up to date, so a deleted metrics.json would otherwise stay missing
     # while the summary kept reporting it.

@@ -15,6 +15,7 @@ rule synthetic_pairs:
 rule enhance:
     input:
         rewards=reward_files,
+        users=user_id_files,
     output:
         results("enhanced/{split}.parquet"),
     log:

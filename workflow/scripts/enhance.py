@@ -1,12 +1,16 @@
 from rtpref.enhance import read_rewards, simulate_labels
 from rtpref.io import write_parquet
 from rtpref.jobs import run_job
+from rtpref.users import attach_user_ids
 
 
 def main(snakemake):
     ddm = snakemake.params.ddm
+    rewards = read_rewards(snakemake.input.rewards)
+    if snakemake.input.get("users"):
+        rewards = attach_user_ids(rewards, snakemake.input.users)
     labels = simulate_labels(
-        read_rewards(snakemake.input.rewards),
+        rewards,
         barrier=ddm["barrier"],
         seed=ddm["seed"],
         reward_diff_std=ddm["reward_diff_std"],

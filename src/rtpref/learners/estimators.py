@@ -138,9 +138,9 @@ class PairwiseLearner:
             else mean_loss(
                 self.reward_net_,
                 lambda batch: losses.log_loss(
-                    self.reward_net_.pair_diff(batch["x1"], batch["x2"]),
+                    self._pair_diff(self.reward_net_, batch),
                     batch["choice"],
-                    self.barrier,
+                    self._barrier_of(batch),
                 ),
                 validation,
             )
@@ -216,10 +216,21 @@ class PairwiseLearner:
         net = self._new_reward_net(hidden, fit["x1"].shape[1], seed)
 
         def batch_loss(batch):
-            return loss_of(net.pair_diff(batch["x1"], batch["x2"]), batch)
+            return loss_of(self._pair_diff(net, batch), batch)
 
         self._stage(stage, net, batch_loss, fit, validation, epochs, seed)
         return net
+
+    # Hooks for learners with users (rtpref.learners.personalized): how a batch's pair
+    # difference is computed, and its barrier (one global a, or a per-row tensor).
+    def _pair_diff(self, net: torch.nn.Module, batch: Tensors) -> torch.Tensor:
+        return net.pair_diff(batch["x1"], batch["x2"])
+
+    def _barrier_of(self, batch: Tensors) -> float | torch.Tensor:
+        return self.barrier
+
+    def _choice_loss(self, diff: torch.Tensor, batch: Tensors) -> torch.Tensor:
+        return losses.log_loss(diff, batch["choice"], self._barrier_of(batch))
 
     # -- prediction ----------------------------------------------------------------------
     def _fitted(self) -> RewardNet:
@@ -249,7 +260,7 @@ class LogLossLearner(PairwiseLearner):
             "log_loss",
             self.hidden,
             self.epochs,
-            lambda diff, batch: losses.log_loss(diff, batch["choice"], self.barrier),
+            self._choice_loss,
             fit,
             validation,
             stage_seed(self.seed, "log_loss"),
@@ -313,7 +324,7 @@ class _TwoStageLearner(PairwiseLearner):
                     f"{prefix}stage1_reward",
                     self.hidden,
                     self.stage1_epochs,
-                    lambda diff, batch: losses.log_loss(diff, batch["choice"], self.barrier),
+                    self._choice_loss,
                     fit,
                     validation,
                     stage_seed(seed, "reward"),
@@ -328,11 +339,14 @@ class _TwoStageLearner(PairwiseLearner):
         ).mean(0)
         if self.needs_reward_nuisance:
             diffs = [
-                torch.from_numpy(predict_diff(net, tensors["x1"], tensors["x2"])).float()
+                torch.from_numpy(self._nuisance_diff(net, tensors)).float()
                 for net in self.stage1_reward_nets_[nets]
             ]
             out["diff_hat"] = torch.stack(diffs).mean(0).to(out["time_hat"].device)
         return out
+
+    def _nuisance_diff(self, net: RewardNet, tensors: Tensors) -> np.ndarray:
+        return predict_diff(net, tensors["x1"], tensors["x2"])
 
     def _stage1(self, fit: Tensors, validation: Tensors | None) -> tuple[Tensors, Tensors | None]:
         self._fit_nuisances(fit, validation, "", self.seed)
@@ -363,6 +377,7 @@ class _TwoStageLearner(PairwiseLearner):
 
     def _stage2_loss(self, diff: torch.Tensor, batch) -> torch.Tensor:
         weight = batch.get("weight")
+        barrier = self._barrier_of(batch)
         if self.needs_reward_nuisance:
             return losses.orthogonal_loss(
                 diff,
@@ -370,12 +385,10 @@ class _TwoStageLearner(PairwiseLearner):
                 batch["response_time"],
                 batch["time_hat"],
                 batch["diff_hat"],
-                self.barrier,
+                barrier,
                 weight,
             )
-        return losses.nonorthogonal_loss(
-            diff, batch["choice"], batch["time_hat"], self.barrier, weight
-        )
+        return losses.nonorthogonal_loss(diff, batch["choice"], batch["time_hat"], barrier, weight)
 
     # -- nuisance predictions (averaged over the cross-fitting folds' nets) ----------------
     def predict_time(self, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
@@ -473,9 +486,10 @@ assert tuple(LEARNER_CLASSES) == LEARNERS
 def make_learner(algorithm: str, training: dict[str, Any], **arguments: Any) -> PairwiseLearner:
     """The estimator of ``algorithm`` from the config's ``training`` block; ``arguments``
     (barrier, non_decision_time, seed, device, label) are passed on as they are."""
+    from rtpref.learners.personalized import PERSONALIZED_CLASSES
     from rtpref.learners.references import REFERENCE_CLASSES
 
-    classes = {**LEARNER_CLASSES, **REFERENCE_CLASSES}
+    classes = {**LEARNER_CLASSES, **REFERENCE_CLASSES, **PERSONALIZED_CLASSES}
     if algorithm not in classes:
         raise ValueError(f"unknown algorithm {algorithm!r}; choose from {list(ALGORITHMS)}")
     return classes[algorithm](**constructor_arguments(algorithm, training), **arguments)

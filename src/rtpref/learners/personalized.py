@@ -1,0 +1,328 @@
+"""User-conditioned learners: g(x, u) = g0(x) + <E_u, h(x)> with learned user embeddings.
+
+Every learner of ``rtpref.learners.estimators`` has a personalized twin here
+(``PersonalizedLogLossLearner`` etc.) that needs ``Pairs.user_id``. The base reward g0 and the
+rank-k features h share one trunk; E_u is a learned embedding per training user, and a user
+never seen in training (or ``user_id=None`` at prediction) gets E = 0, i.e. the base g0. The
+pair score g(x1, u) - g(x2, u) stays antisymmetric because both items go through the same
+network with the same user.
+
+The response-time learners can also use one barrier per user (``per_user_barrier``): after
+stage 1, a_u is estimated from the user's response times and the stage-1 reward difference
+(``rtpref.users.estimate_barriers``, shrunk toward the population value unless
+``barrier_shrinkage`` is off) and rescaled so that the population value is the global a (the
+data give each user's caution relative to the others; the level stays the configured a).
+Stage 2 then divides by a_u instead of the global a, and the pooled t_hat is multiplied by a
+per-user time scale (sum of T over sum of t_hat on the user's rows, with a prior of
+``TIME_PRIOR_PAIRS`` pairs at the population ratio). The time network itself is not
+personalized.
+
+``user_dropout`` hides the user of that share of the training rows (drawn per batch), so the
+base g0 is trained as the population model that unseen users get. ``embedding_decay`` is an L2
+prior on each user's embedding, applied at every step whatever the
+user's share of the batches, so users with few pairs stay near the base model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from rtpref.data import DataError, Pairs
+from rtpref.learners.estimators import (
+    CrossFitOrthogonalLearner,
+    LogLossLearner,
+    NonOrthogonalLearner,
+    OrthogonalLearner,
+    PairwiseLearner,
+    Tensors,
+    _batched,
+)
+from rtpref.learners.loop import stage_seed
+from rtpref.learners.networks import RewardNet, mlp
+from rtpref.users import estimate_barriers
+
+__all__ = [
+    "PERSONALIZED_CLASSES",
+    "PersonalizedCrossFitOrthogonalLearner",
+    "PersonalizedLogLossLearner",
+    "PersonalizedNonOrthogonalLearner",
+    "PersonalizedOrthogonalLearner",
+    "UserRewardNet",
+]
+
+# Row 0 of the embedding table is the unseen user: fixed at zero, so it predicts g0.
+UNSEEN = 0
+# Pseudo-pairs at the population ratio in each user's response-time scale (see _time_scales).
+TIME_PRIOR_PAIRS = 20.0
+
+
+class UserRewardNet(nn.Module):
+    """g(x, u) = g0(x) + <E_u, h(x)>; ``users`` rows of E plus the fixed zero row 0."""
+
+    def __init__(
+        self,
+        in_dim: int,
+        hidden: tuple[int, ...],
+        dropout: float,
+        batch_norm: bool,
+        users: int,
+        rank: int,
+        embedding_scale: float,
+        embedding_decay: float = 0.0,
+    ):
+        super().__init__()
+        self.trunk = mlp(in_dim, hidden, dropout, batch_norm, scalar=False)
+        width = hidden[-1] if hidden else in_dim
+        self.base = nn.Linear(width, 1)
+        self.features = nn.Linear(width, rank)
+        self.embeddings = nn.Embedding(users + 1, rank, padding_idx=UNSEEN)
+        nn.init.normal_(self.embeddings.weight, std=embedding_scale)
+        with torch.no_grad():
+            self.embeddings.weight[UNSEEN].zero_()
+        if embedding_decay > 0:
+            # An L2 prior per user (the gradient of decay/2 ||E||^2 at every step, whatever
+            # the user's share of the batches): users with few pairs stay near the base g0.
+            weight = self.embeddings.weight
+            weight.register_hook(lambda grad: grad + embedding_decay * weight.detach())
+
+    def forward(self, x: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
+        hidden = self.trunk(x)
+        reward = self.base(hidden).squeeze(-1)
+        if users is None:
+            return reward
+        return reward + (self.features(hidden) * self.embeddings(users)).sum(-1)
+
+    def base_reward_net(
+        self, in_dim: int, hidden: tuple[int, ...], dropout: float, batch_norm: bool
+    ) -> RewardNet:
+        """g0 alone, as a plain RewardNet (what an unseen user gets): the trunk's layers
+        followed by the base head, the same layer sequence as RewardNet's body."""
+        net = RewardNet(in_dim, hidden, dropout, batch_norm)
+        net.body.load_state_dict(nn.Sequential(*self.trunk, self.base).state_dict())
+        return net.eval()
+
+    def pair_diff(
+        self, x1: torch.Tensor, x2: torch.Tensor, users: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        both_users = None if users is None else torch.cat([users, users])
+        rewards = self(torch.cat([x1, x2]), both_users)
+        return rewards[: x1.shape[0]] - rewards[x1.shape[0] :]
+
+
+@dataclasses.dataclass(kw_only=True)
+class _Personalized(PairwiseLearner):
+    """User embeddings for any learner; see the module docstring."""
+
+    rank: int = 4
+    embedding_scale: float = 0.01
+    embedding_decay: float = 0.01
+    user_dropout: float = 0.2
+    per_user_barrier: bool = False
+    barrier_shrinkage: bool = True
+
+    personalized: ClassVar[bool] = True
+
+    def fit(self, pairs: Pairs) -> _Personalized:
+        if pairs.user_id is None:
+            raise DataError(
+                f"{self._name()}: a personalized learner needs a user_id column; "
+                "turn users on (config `users`) or use the global learner"
+            )
+        if self.rank < 1:
+            raise ValueError(f"{self._name()}: rank must be >= 1, got {self.rank}")
+        if not 0 <= self.user_dropout < 1:
+            raise ValueError(f"{self._name()}: user_dropout must be in [0, 1)")
+        self.users_ = np.unique(pairs.user_id)
+        return super().fit(pairs)
+
+    def user_index(self, user_id: np.ndarray | None, rows: int) -> np.ndarray:
+        """Embedding row of each pair's user: 1 + its rank among the training users, and
+        ``UNSEEN`` (the base model) for users not seen in training or ``user_id=None``."""
+        if user_id is None:
+            return np.full(rows, UNSEEN, np.int64)
+        user_id = np.asarray(user_id, np.int64)
+        position = np.searchsorted(self.users_, user_id)
+        known = (position < self.users_.size) & (
+            self.users_[np.minimum(position, self.users_.size - 1)] == user_id
+        )
+        return np.where(known, position + 1, UNSEEN).astype(np.int64)
+
+    def _tensors(self, pairs: Pairs) -> Tensors:
+        tensors = super()._tensors(pairs)
+        index = self.user_index(pairs.user_id, len(pairs))
+        tensors["user"] = torch.from_numpy(index).to(tensors["x1"].device)
+        return tensors
+
+    def _new_reward_net(self, hidden: tuple[int, ...], dim: int, seed: int) -> UserRewardNet:
+        torch.manual_seed(seed)
+        net = UserRewardNet(
+            dim,
+            tuple(hidden),
+            self.dropout,
+            self.batch_norm,
+            int(self.users_.size),
+            self.rank,
+            self.embedding_scale,
+            self.embedding_decay,
+        )
+        return net.to(torch.device(self.device))
+
+    def _pair_diff(self, net: torch.nn.Module, batch: Tensors) -> torch.Tensor:
+        users = batch["user"]
+        if net.training and self.user_dropout > 0:
+            # Rows whose user is hidden train the base g0 directly as the population model,
+            # which is what an unseen user gets (draws from torch's seeded generator).
+            hidden = torch.rand(users.shape, device=users.device) < self.user_dropout
+            users = torch.where(hidden, torch.full_like(users, UNSEEN), users)
+        return net.pair_diff(batch["x1"], batch["x2"], users)
+
+    def _barrier_of(self, batch: Tensors) -> float | torch.Tensor:
+        return batch.get("barrier", self.barrier)
+
+    # -- prediction ----------------------------------------------------------------------
+    def base_reward_net(self) -> RewardNet:
+        """The fitted base reward g0 as a plain RewardNet: the model an unseen user gets, and
+        the one a run saves (user embeddings are not saved)."""
+        net = self._fitted()
+        in_dim = net.trunk[0].in_features if len(net.trunk) else net.base.in_features
+        return net.base_reward_net(in_dim, tuple(self.hidden), self.dropout, self.batch_norm)
+
+    def predict_diff(
+        self, x1: np.ndarray, x2: np.ndarray, user_id: np.ndarray | None = None
+    ) -> np.ndarray:
+        """g(x1, u) - g(x2, u) per pair; users unseen in training (or no ``user_id``) get
+        the base model g0."""
+        return self._predict_user_diff(self._fitted(), x1, x2, user_id)
+
+    def predict_reward(self, x: np.ndarray, user_id: np.ndarray | None = None) -> np.ndarray:
+        net = self._fitted()
+        users = self.user_index(user_id, len(x))
+        return _batched(lambda items, u: net(items, u), net, x, users)
+
+    def _predict_user_diff(self, net, x1, x2, user_id) -> np.ndarray:
+        users = self.user_index(user_id, len(x1))
+        return _batched(lambda a, b, u: net.pair_diff(a, b, u), net, x1, x2, users)
+
+    def predict_stage1_diff(self, x1, x2, user_id=None):
+        """The stage-1 reward difference (None without a reward nuisance), for ``user_id``."""
+        self._fitted()
+        if not getattr(self, "stage1_reward_nets_", None):
+            return None
+        return np.mean(
+            [self._predict_user_diff(net, x1, x2, user_id) for net in self.stage1_reward_nets_],
+            0,
+        )
+
+
+@dataclasses.dataclass(kw_only=True)
+class _PersonalizedTwoStage(_Personalized):
+    def _nuisance_diff(self, net, tensors: Tensors) -> np.ndarray:
+        return _batched(
+            lambda a, b, u: net.pair_diff(a, b, u),
+            net,
+            tensors["x1"],
+            tensors["x2"],
+            tensors["user"],
+        )
+
+    def _stage1(self, fit: Tensors, validation: Tensors | None) -> tuple[Tensors, Tensors | None]:
+        fit, validation = super()._stage1(fit, validation)
+        if not self.per_user_barrier:
+            return fit, validation
+        if "diff_hat" in fit:
+            scaled = self.barrier * fit["diff_hat"]
+        else:
+            # The non-orthogonal learner has no reward nuisance: fit one for the barriers.
+            net = self._fit_reward_net(
+                "barrier_reward",
+                self.hidden,
+                self.stage1_epochs,
+                self._choice_loss,
+                fit,
+                validation,
+                stage_seed(self.seed, "barrier_reward"),
+            )
+            scaled = self.barrier * torch.from_numpy(self._nuisance_diff(net, fit)).float()
+        users = fit["user"].cpu().numpy()
+        estimate = estimate_barriers(
+            users,
+            fit["response_time"].cpu().numpy(),
+            scaled.cpu().numpy(),
+            count=int(self.users_.size) + 1,
+            shrink=self.barrier_shrinkage,
+        )
+        # Only the users' relative caution comes from the data: the level stays the global a
+        # (the pooled moment estimate is biased low where early-stopped log-loss shrinks
+        # |a v| on near-deterministic choices, and that bias is common to all users).
+        # Indexed by embedding row; row UNSEEN has no fit rows and gets the global a.
+        self.user_barriers_ = self.barrier * estimate["barriers"] / estimate["population"]
+        self.barrier_estimate_ = estimate
+        table = torch.from_numpy(self.user_barriers_).float().to(fit["x1"].device)
+        time_scale = self._time_scales(fit)
+        for part in (fit, validation):
+            if part is not None:
+                part["barrier"] = table[part["user"]]
+                part["time_hat"] = part["time_hat"] * time_scale[part["user"]]
+        return fit, validation
+
+    def _time_scales(self, fit: Tensors) -> torch.Tensor:
+        """Per-user factor on the pooled t_hat: a cautious user takes longer on every pair
+        (E[T | v] grows like a_u^2), which one time network for all users averages away.
+        The factor is sum T / sum t_hat over the user's fit rows, with TIME_PRIOR_PAIRS
+        pseudo-pairs at the population ratio so that thin users stay near 1."""
+        rows = int(self.users_.size) + 1
+        users = fit["user"]
+        time_sum = torch.zeros(rows, device=users.device).index_add_(0, users, fit["response_time"])
+        hat_sum = torch.zeros(rows, device=users.device).index_add_(0, users, fit["time_hat"])
+        mean_time, mean_hat = fit["response_time"].mean(), fit["time_hat"].mean()
+        return (time_sum + TIME_PRIOR_PAIRS * mean_time) / (hat_sum + TIME_PRIOR_PAIRS * mean_hat)
+
+    def barriers_by_user(self) -> dict[int, float]:
+        """Estimated a_u per training user id (per_user_barrier only)."""
+        if not hasattr(self, "user_barriers_"):
+            raise RuntimeError(f"{self._name()}: fitted without per_user_barrier")
+        return {int(u): float(a) for u, a in zip(self.users_, self.user_barriers_[1:], strict=True)}
+
+
+@dataclasses.dataclass(kw_only=True)
+class PersonalizedLogLossLearner(_Personalized, LogLossLearner):
+    """log_loss with user embeddings."""
+
+    algorithm: ClassVar[str] = "log_loss_personalized"
+
+
+@dataclasses.dataclass(kw_only=True)
+class PersonalizedOrthogonalLearner(_PersonalizedTwoStage, OrthogonalLearner):
+    """orthogonal with user embeddings (and optionally per-user barriers)."""
+
+    algorithm: ClassVar[str] = "orthogonal_personalized"
+
+
+@dataclasses.dataclass(kw_only=True)
+class PersonalizedNonOrthogonalLearner(_PersonalizedTwoStage, NonOrthogonalLearner):
+    """nonorthogonal with user embeddings (and optionally per-user barriers)."""
+
+    algorithm: ClassVar[str] = "nonorthogonal_personalized"
+
+
+@dataclasses.dataclass(kw_only=True)
+class PersonalizedCrossFitOrthogonalLearner(_PersonalizedTwoStage, CrossFitOrthogonalLearner):
+    """orthogonal_crossfit with user embeddings (and optionally per-user barriers)."""
+
+    algorithm: ClassVar[str] = "orthogonal_crossfit_personalized"
+
+
+PERSONALIZED_CLASSES: dict[str, type[PairwiseLearner]] = {
+    cls.algorithm: cls
+    for cls in (
+        PersonalizedLogLossLearner,
+        PersonalizedOrthogonalLearner,
+        PersonalizedNonOrthogonalLearner,
+        PersonalizedCrossFitOrthogonalLearner,
+    )
+}

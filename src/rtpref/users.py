@@ -1,0 +1,250 @@
+"""Simulated users who differ in taste (a reward delta) and in caution (a barrier).
+
+A user u has the reward r_u(x) = r(x) + s <e_u, P phi(x)>, with e_u ~ N(0, I_k), a fixed
+random projection P (k x D, entries N(0, 1/D)) shared by all users and phi(x) the item's
+feature vector; s is ``delta_scale`` and k is ``rank``. Each user's barrier is
+a_u = a exp(sigma z_u), z_u ~ N(0, 1), i.e. log-normal around the global barrier a with
+``barrier_spread`` sigma. Users where the data has none are drawn: ``count`` users with a
+heavy-tailed (log-normal, ``pairs_sigma``) share of the pairs, every user with at least one
+pair, as real annotators are: a few label a lot, most label a little.
+
+Every draw comes from ``seed`` (and the run seed the caller passes in), so the same config gives
+bitwise-identical users. With ``delta_scale: 0`` and ``barrier_spread: 0`` users change nothing
+but the ``user_id`` column (the control experiment).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from numpy.typing import NDArray
+
+from rtpref import ddm
+from rtpref.data import DataError
+
+__all__ = [
+    "SimulatedUsers",
+    "UsersConfig",
+    "assign_users",
+    "attach_user_ids",
+    "draw_users",
+    "estimate_barriers",
+    "simulate_user_labels",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class UsersConfig:
+    """The ``users`` config block (see ``config/schema.yaml`` for each key)."""
+
+    enabled: bool = False
+    count: int = 100
+    pairs_sigma: float = 1.0
+    delta_scale: float = 0.0
+    rank: int = 4
+    barrier_spread: float = 0.0
+    unseen_fraction: float = 0.2
+    seed: int = 0
+
+    @classmethod
+    def from_config(cls, block: dict[str, Any] | None) -> UsersConfig:
+        """From the config's ``users`` block (missing keys take the defaults)."""
+        values = dict(block or {})
+        unknown = sorted(set(values) - {field.name for field in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"users: unknown key(s) {unknown}")
+        config = cls(**values)
+        config.check()
+        return config
+
+    def check(self) -> None:
+        if self.count < 1:
+            raise ValueError(f"users.count must be >= 1, got {self.count}")
+        if self.rank < 1:
+            raise ValueError(f"users.rank must be >= 1, got {self.rank}")
+        for key in ("pairs_sigma", "delta_scale", "barrier_spread"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"users.{key} must be >= 0, got {getattr(self, key)}")
+        if not 0 <= self.unseen_fraction < 1:
+            raise ValueError(f"users.unseen_fraction must be in [0, 1), got {self.unseen_fraction}")
+
+
+@dataclasses.dataclass(frozen=True)
+class SimulatedUsers:
+    """Per-user truth: embeddings e_u (count, k), projection P (k, D), barriers a_u (count,)."""
+
+    embeddings: NDArray[np.float64]
+    projection: NDArray[np.float64]
+    barriers: NDArray[np.float64]
+    delta_scale: float
+
+    @property
+    def count(self) -> int:
+        return int(self.barriers.shape[0])
+
+    def delta(self, features: NDArray, user_id: NDArray[np.int64]) -> NDArray[np.float64]:
+        """s <e_u, P phi(x)> per row of ``features`` (rows, D) for the row's user."""
+        _check_user_ids(user_id, self.count, "user_id")
+        projected = np.asarray(features, dtype=np.float64) @ self.projection.T
+        return self.delta_scale * np.einsum("rk,rk->r", projected, self.embeddings[user_id])
+
+    def barrier(self, user_id: NDArray[np.int64]) -> NDArray[np.float64]:
+        _check_user_ids(user_id, self.count, "user_id")
+        return self.barriers[user_id]
+
+
+def _check_user_ids(user_id: NDArray, count: int, source: str) -> None:
+    if user_id.size and (user_id.min() < 0 or user_id.max() >= count):
+        raise DataError(
+            f"{source}: user ids must be in [0, {count}), got range "
+            f"[{int(user_id.min())}, {int(user_id.max())}]"
+        )
+
+
+def _rng(seed: int, run_seed: int, what: str) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, run_seed, *what.encode()]))
+
+
+def draw_users(config: UsersConfig, dim: int, barrier: float, run_seed: int = 0) -> SimulatedUsers:
+    """The ``config.count`` users of one world: tastes, the shared projection, barriers."""
+    rng = _rng(config.seed, run_seed, "users")
+    embeddings = rng.standard_normal((config.count, config.rank))
+    projection = rng.standard_normal((config.rank, dim)) / np.sqrt(dim)
+    barriers = barrier * np.exp(config.barrier_spread * rng.standard_normal(config.count))
+    return SimulatedUsers(embeddings, projection, barriers, config.delta_scale)
+
+
+def assign_users(n_pairs: int, config: UsersConfig, run_seed: int = 0) -> NDArray[np.int64]:
+    """A user per pair: every user gets one pair, the rest are spread by log-normal weights
+    (heavy-tailed pairs per user), in a seeded random order."""
+    if n_pairs < config.count:
+        raise DataError(
+            f"users.count={config.count} users need at least as many pairs, have {n_pairs}; "
+            "lower users.count"
+        )
+    rng = _rng(config.seed, run_seed, "assignment")
+    weights = np.exp(config.pairs_sigma * rng.standard_normal(config.count))
+    extra = rng.multinomial(n_pairs - config.count, weights / weights.sum())
+    user_id = np.repeat(np.arange(config.count, dtype=np.int64), extra + 1)
+    return rng.permutation(user_id)
+
+
+def simulate_user_labels(
+    reward_1: NDArray,
+    reward_2: NDArray,
+    x1: NDArray,
+    x2: NDArray,
+    user_id: NDArray[np.int64],
+    users: SimulatedUsers,
+    seed: int,
+) -> dict[str, NDArray]:
+    """Each user's rewards r_u(x1), r_u(x2), and (choice, response_time) drawn from the DDM
+    with drift r_u(x1) - r_u(x2) and the user's barrier a_u."""
+    user_reward_1 = np.asarray(reward_1, np.float64) + users.delta(x1, user_id)
+    user_reward_2 = np.asarray(reward_2, np.float64) + users.delta(x2, user_id)
+    choice, response_time = ddm.simulate(
+        user_reward_1 - user_reward_2, users.barrier(user_id), np.random.default_rng(seed)
+    )
+    return {
+        "user_id": np.asarray(user_id, np.int64),
+        "reward_1": user_reward_1,
+        "reward_2": user_reward_2,
+        "choice": choice,
+        "response_time": response_time,
+    }
+
+
+def estimate_barriers(
+    user_id: NDArray[np.int64],
+    response_time: NDArray,
+    scaled_diff: NDArray,
+    count: int,
+    shrink: bool = True,
+) -> dict[str, NDArray | float]:
+    """Per-user barriers a_u from response times, shrunk toward the population value.
+
+    ``scaled_diff`` z = a_u v per pair is what a log-loss fit with barrier 1 estimates (choices
+    identify only the product). With E[T | v] = a^2 tanh(z) / z, the moment estimate is
+    a_u^2 = sum T / sum tanh(z) / z over the user's pairs, and the population value pools all
+    pairs. The log estimates are shrunk toward the population's with empirical-Bayes weights
+    tau^2 / (tau^2 + se_u^2): se_u^2 is the delta-method variance of log a_u (half the squared
+    coefficient of variation of T / q over sqrt(n_u)), tau^2 the between-user variance left
+    after the noise. A user with no pairs gets the population value.
+
+    Returns ``barriers`` (count,), ``raw`` (unshrunk, NaN without pairs), ``pairs`` per user,
+    ``population`` and ``between_user_sd`` tau.
+    """
+    user_id = np.asarray(user_id, np.int64)
+    _check_user_ids(user_id, count, "estimate_barriers")
+    time = np.asarray(response_time, np.float64)
+    z = np.abs(np.asarray(scaled_diff, np.float64))
+    ratio = np.where(z < 1e-6, 1.0, np.tanh(z) / np.maximum(z, 1e-6))
+    population = float(np.sqrt(time.sum() / ratio.sum()))
+    pairs = np.bincount(user_id, minlength=count)
+    time_sum = np.bincount(user_id, time, minlength=count)
+    ratio_sum = np.bincount(user_id, ratio, minlength=count)
+    has = pairs > 0
+    log_raw = np.full(count, np.nan)
+    log_raw[has] = 0.5 * np.log(time_sum[has] / ratio_sum[has])
+    # Per-pair a^2 estimates T / q scatter around their user's mean; their pooled relative
+    # variance (one number, so a user with one pair is not taken as noise-free) sets se_u^2.
+    per_pair = time / ratio
+    user_mean = np.bincount(user_id, per_pair, minlength=count) / np.maximum(pairs, 1)
+    rows_of_user = pairs[user_id]
+    several = rows_of_user > 1
+    unbiased = rows_of_user / np.maximum(rows_of_user - 1, 1)
+    deviations = (per_pair / user_mean[user_id] - 1.0) ** 2 * unbiased
+    relative_variance = float(np.mean(deviations[several])) if several.any() else 1.0
+    noise = np.full(count, np.inf)
+    noise[has] = 0.25 * relative_variance / pairs[has]
+    log_population = np.log(population)
+    between = float(max(np.nanvar(log_raw[has]) - np.mean(noise[has]), 0.0)) if has.any() else 0.0
+    if shrink:
+        # Noise-free users (identical per-pair estimates) keep their own value.
+        weight = np.where(has, between / np.maximum(between + noise, 1e-300), 0.0)
+    else:
+        weight = has.astype(np.float64)
+    log_estimate = np.where(
+        has, weight * np.nan_to_num(log_raw) + (1 - weight) * log_population, log_population
+    )
+    return {
+        "barriers": np.exp(log_estimate),
+        "raw": np.exp(log_raw),
+        "pairs": pairs,
+        "population": population,
+        "between_user_sd": float(np.sqrt(between)),
+    }
+
+
+def attach_user_ids(rewards: pa.Table, user_paths: Sequence[str | Path]) -> pa.Table:
+    """``rewards`` plus the ``user_id`` of each pair, read from the raw shards that hold the
+    source's users (Pick-a-Pic records one per pair). A pair without a user is an error
+    that names it, never a silent mix of users."""
+    tables = []
+    for path in user_paths:
+        try:
+            tables.append(pq.read_table(path, columns=["pair_index", "user_id"]))
+        except (pa.ArrowInvalid, OSError, KeyError) as error:
+            raise DataError(f"{path}: cannot read pair_index, user_id ({error})") from error
+    users = pa.concat_tables(tables)
+    if users.column("user_id").null_count:
+        row = int(np.flatnonzero(users.column("user_id").is_null().to_numpy())[0])
+        raise DataError(
+            f"{', '.join(map(str, user_paths))}: user_id is missing for pair_index "
+            f"{int(users.column('pair_index')[row].as_py())}; users need a user_id on every pair"
+        )
+    joined = rewards.join(users, "pair_index", join_type="left outer").sort_by("pair_index")
+    missing = joined.column("user_id").is_null().to_numpy(zero_copy_only=False)
+    if missing.any():
+        first = int(joined.column("pair_index")[int(np.flatnonzero(missing)[0])].as_py())
+        raise DataError(
+            f"{int(missing.sum())} pair(s) have rewards but no user_id in "
+            f"{', '.join(map(str, user_paths))}, first pair_index {first}"
+        )
+    return joined
