@@ -21,7 +21,7 @@ rule synthetic_world:
     params:
         synthetic=config["synthetic"],
         ddm=config["ddm"],
-        test_size=config["test_size"],
+        test_size=config.get("test_size"),
         chunks=config["chunks"],
     script:
         "../scripts/synthetic_world.py"
