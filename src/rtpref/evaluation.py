@@ -78,7 +78,7 @@ def heldout_fit(
             else float("nan")
         ),
         "time_rows_below_t0": int((~above).sum()),
-        "time_rmse": float(np.sqrt(np.mean((time - ddm.mean_time(diff, barrier)) ** 2))),
+        "time_fit_rmse": float(np.sqrt(np.mean((time - ddm.mean_time(diff, barrier)) ** 2))),
     }
 
 
