@@ -29,6 +29,7 @@ from typing import Any
 
 from rtpref.data import DataError
 from rtpref.hub import HubResourceUnavailable, hub_unavailable_reason
+from rtpref.sources.raw import DropLog
 
 ASSISTANT_TURN = "\n\nAssistant:"
 ROLE_NAMES = {"user": "Human", "human": "Human", "assistant": "Assistant", "system": "System"}
@@ -52,17 +53,14 @@ class TextConfig:
 
 
 @dataclasses.dataclass
-class TextDrops:
+class TextDrops(DropLog):
     """Why rows were dropped, with the first few examples (file and row)."""
 
-    seen: int = 0
-    kept: int = 0
     empty: int = 0
     prompt_mismatch: int = 0
     no_assistant_turn: int = 0
     identical_responses: int = 0
     duplicates: int = 0
-    examples: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def dropped(self) -> int:
@@ -76,8 +74,7 @@ class TextDrops:
 
     def drop(self, reason: str, origin: str, detail: str) -> None:
         setattr(self, reason, getattr(self, reason) + 1)
-        if len(self.examples) < 10:
-            self.examples.append(f"{origin}: {detail}")
+        self.note(f"{origin}: {detail}")
 
     def summary(self) -> str:
         return (
