@@ -80,6 +80,13 @@ def read_parquet(path: str | Path, required: Iterable[str] = ()) -> pa.Table:
         raise DataError(f"{path}: unreadable ({error})") from error
 
 
+def first_bad_row(bad: NDArray[np.bool_], rows: NDArray | None) -> tuple[int, int]:
+    """(position of the first True in ``bad``, its row number in the source): ``rows`` are
+    the row numbers when they are not 0, 1, 2, ..."""
+    position = int(np.flatnonzero(bad)[0])
+    return position, position if rows is None else int(rows[position])
+
+
 def check_finite(
     name: str,
     values: NDArray,
@@ -104,8 +111,7 @@ def check_finite(
     if finite.ndim > 1:
         finite = finite.all(axis=tuple(range(1, finite.ndim)))
     if not finite.all():
-        position = int(np.flatnonzero(~finite)[0])
-        row = position if rows is None else int(rows[position])
+        position, row = first_bad_row(~finite, rows)
         raise DataError(
             f"{source}: column {name!r} has {int((~finite).sum())} row(s) with NaN/inf, "
             f"first at row {row} (pair_index {int(pair_index[position])})"

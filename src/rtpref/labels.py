@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from rtpref.data import DataError
+from rtpref.data import DataError, first_bad_row
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 READ_ADVICE = "rebuild the labels (rule enhance) from valid rewards"
@@ -27,8 +27,7 @@ def _refuse(
     what: str,
     advice: str,
 ) -> None:
-    position = int(np.flatnonzero(bad)[0])
-    row = position if rows is None else int(rows[position])
+    position, row = first_bad_row(bad, rows)
     raise DataError(
         f"{source}: column {column!r} has {int(bad.sum())} row(s) {what}, first at row {row} "
         f"(pair_index {int(pair_index[position])}, value {values[position].item()!r}); {advice}"

@@ -33,14 +33,12 @@ import torch
 from torch import nn
 
 from rtpref.data import DataError, Pairs
+from rtpref.learners.base import PairwiseLearner, Tensors, batched
 from rtpref.learners.estimators import (
     CrossFitOrthogonalLearner,
     LogLossLearner,
     NonOrthogonalLearner,
     OrthogonalLearner,
-    PairwiseLearner,
-    Tensors,
-    _batched,
 )
 from rtpref.learners.loop import stage_seed
 from rtpref.learners.networks import RewardNet, mlp
@@ -202,11 +200,11 @@ class _Personalized(PairwiseLearner):
     def predict_reward(self, x: np.ndarray, user_id: np.ndarray | None = None) -> np.ndarray:
         net = self._fitted()
         users = self.user_index(user_id, len(x))
-        return _batched(lambda items, u: net(items, u), net, x, users)
+        return batched(lambda items, u: net(items, u), net, x, users)
 
     def _predict_user_diff(self, net, x1, x2, user_id) -> np.ndarray:
         users = self.user_index(user_id, len(x1))
-        return _batched(lambda a, b, u: net.pair_diff(a, b, u), net, x1, x2, users)
+        return batched(lambda a, b, u: net.pair_diff(a, b, u), net, x1, x2, users)
 
     def predict_stage1_diff(self, x1, x2, user_id=None):
         """The stage-1 reward difference (None without a reward nuisance), for ``user_id``."""
@@ -222,7 +220,7 @@ class _Personalized(PairwiseLearner):
 @dataclasses.dataclass(kw_only=True)
 class _PersonalizedTwoStage(_Personalized):
     def _nuisance_diff(self, net, tensors: Tensors) -> np.ndarray:
-        return _batched(
+        return batched(
             lambda a, b, u: net.pair_diff(a, b, u),
             net,
             tensors["x1"],

@@ -21,7 +21,7 @@ import torch
 from rtpref import ddm
 from rtpref.data import DataError, Pairs
 from rtpref.learners import losses
-from rtpref.learners.estimators import PairwiseLearner, Tensors
+from rtpref.learners.base import PairwiseLearner, Tensors
 from rtpref.learners.loop import stage_seed
 from rtpref.learners.networks import RewardNet
 from rtpref.names import REFERENCE_LINES

@@ -36,7 +36,7 @@ from rtpref.hub import (
 )
 from rtpref.io import atomic_path
 from rtpref.sources.pickapic_inputs import PICKAPIC_COLUMNS, check_local_schema, local_parquet_files
-from rtpref.sources.raw import RAW_SCHEMA, shard_bounds
+from rtpref.sources.raw import RAW_SCHEMA, DropLog, shard_bounds
 
 log = logging.getLogger(__name__)
 
@@ -76,17 +76,10 @@ class Stream:
 
 
 @dataclasses.dataclass
-class DropCounts:
-    seen: int = 0
-    kept: int = 0
+class DropCounts(DropLog):
     ties: int = 0
     missing: int = 0
     undecodable: int = 0
-    examples: list[str] = dataclasses.field(default_factory=list)
-
-    def note(self, message: str) -> None:
-        if len(self.examples) < 10:
-            self.examples.append(message)
 
 
 def open_stream(config: PickapicConfig, split: str) -> Stream:

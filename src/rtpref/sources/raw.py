@@ -1,11 +1,14 @@
 """Raw shards, what every image source writes: the Pick-a-Pic schema and contiguous shards.
 
-A raw shard is a Parquet file of :data:`RAW_SCHEMA` rows, a contiguous ascending range of
+Also the record of rows a source reader dropped (``DropLog``), shared by the image and text
+readers. A raw shard is a Parquet file of :data:`RAW_SCHEMA` rows, a contiguous ascending range of
 pair_index (see :func:`shard_bounds`), so that everything computed from it can be joined back in
 pair order whatever the shard count.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import pyarrow as pa
 
@@ -32,3 +35,17 @@ def shard_bounds(n_pairs: int, shards: int) -> list[tuple[int, int]]:
         raise ValueError(f"shards must be >= 1, got {shards}")
     edges = [n_pairs * shard // shards for shard in range(shards + 1)]
     return list(zip(edges[:-1], edges[1:], strict=True))
+
+
+@dataclasses.dataclass
+class DropLog:
+    """Rows a source reader saw and kept, with the first few dropped rows (file and row)."""
+
+    seen: int = 0
+    kept: int = 0
+    examples: list[str] = dataclasses.field(default_factory=list)
+
+    def note(self, message: str) -> None:
+        """Keep ``message`` as an example if fewer than 10 are kept yet."""
+        if len(self.examples) < 10:
+            self.examples.append(message)
