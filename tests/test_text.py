@@ -13,11 +13,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from click.testing import CliRunner
 from helpers import planned_jobs, without_slurm_probe
 
 from rtpref.chunks import features_to_numpy
+from rtpref.cli import main as cli_main
 from rtpref.data import DataError
 from rtpref.hub import HubResourceUnavailable
+from rtpref.reward_model import RewardModel as SavedRewardModel
 from rtpref.sources.text import TextConfig, collect_pairs, group_table, write_raw
 from rtpref.sources.text_demo import TextDemoConfig, make_pairs, make_prompt
 from rtpref.text_models import (
@@ -339,6 +342,35 @@ def test_text_workflow_from_local_hh_rlhf_files(workflow, assets, tmp_path: Path
     assert enhanced.column("pair_index").to_pylist() == list(range(30))
     metrics = json.loads((root / "runs/orthogonal/n12/seed0/metrics.json").read_text())
     assert np.isfinite(metrics["mse"])
+
+    # The saved text model scores new (prompt, response) pairs: `rtpref embed` uses the
+    # sentence encoder recorded in the model, `rtpref score` the features it wrote.
+    model = root / "runs/orthogonal/n12/seed0/model"
+    items, pairs, features, scored = (
+        tmp_path / name for name in ("items.parquet", "pairs.parquet", "f.parquet", "s.parquet")
+    )
+    pq.write_table(
+        pa.table(
+            {
+                "item_id": ["good", "bad"],
+                "prompt": ["question 99?", "question 99?"],
+                "text": ["a careful answer 99.", "nope 99."],
+            }
+        ),
+        items,
+    )
+    pq.write_table(pa.table({"item_1": ["good"], "item_2": ["bad"]}), pairs)
+    runner = CliRunner()
+    for command in (
+        ["embed", "--model", str(model), "--items", str(items), "--out", str(features)],
+        ["score", "--model", str(model), "--pairs", str(pairs), "--items", str(features),
+         "--out", str(scored)],
+    ):
+        result = runner.invoke(cli_main, command)
+        assert result.exit_code == 0, result.output
+    widths = pq.read_table(features).schema.field("x").type.list_size
+    assert widths == SavedRewardModel.from_pretrained(model).in_dim
+    assert np.isfinite(pq.read_table(scored).column("predicted_diff").to_numpy()).all()
 
 
 @pytest.mark.workflow

@@ -113,6 +113,7 @@ def score(model_path: str, pairs_path: Path, items_path: Path | None, out_path: 
     import pyarrow as pa
     from tqdm import tqdm
 
+    from rtpref.data import read_parquet
     from rtpref.io import write_parquet
     from rtpref.reward_model import RewardModel
     from rtpref.sources import recorded
@@ -121,7 +122,7 @@ def score(model_path: str, pairs_path: Path, items_path: Path | None, out_path: 
     lookup = None
     tables = []
     for file in tqdm(_parquet_files(pairs_path), desc="scoring", unit="file"):
-        table = recorded.read_parquet(file)
+        table = read_parquet(file)
         names = table.column_names
         if all(name in names for name in recorded.FEATURE_PAIR):
             first, second = recorded.pair_features(file, table)
@@ -169,7 +170,8 @@ def score(model_path: str, pairs_path: Path, items_path: Path | None, out_path: 
 @_path_option(
     "--items",
     "items_path",
-    "Parquet file of raw items: item_id (string), image (encoded image bytes), caption.",
+    "Parquet file of raw items: item_id (string), and image (encoded image bytes) with "
+    "caption, or prompt with text for a model trained on text.",
 )
 @_path_option("--out", "out_path", "Output Parquet file of item features: item_id, x.")
 @_path_option(
@@ -184,11 +186,12 @@ def score(model_path: str, pairs_path: Path, items_path: Path | None, out_path: 
 def embed(
     model_path: str, items_path: Path, out_path: Path, embedder_dir: Path | None, batch_items: int
 ) -> None:
-    """Turn raw items (images with captions) into features for the model.
+    """Turn raw items (images with captions, or texts with their prompt) into features.
 
-    Uses the embedder recorded in the model's config (the same image-text model the training
-    features came from) and refuses an embedder whose identity (weights) or feature width
-    differs from the model's, naming both. x = [image features; caption features].
+    Uses the embedder recorded in the model's config (the same image-text model or sentence
+    encoder the training features came from) and refuses one whose identity (weights) or
+    feature width differs from the model's, naming both. x = [image features; caption
+    features], or [e(prompt); e(text)] for text.
     """
     from rtpref.io import write_parquet
     from rtpref.provenance import load_recorded_embedder
@@ -197,7 +200,10 @@ def embed(
 
     model = RewardModel.from_pretrained(model_path)
     embedder = load_recorded_embedder(model, model_path, embedder_dir)
-    table = recorded.embed_items(items_path, embedder, batch_items, progress=True)
+    if model.config["provenance"]["embedder"]["kind"] == "sentence_transformers":
+        table = recorded.embed_text_items(items_path, embedder)
+    else:
+        table = recorded.embed_items(items_path, embedder, batch_items, progress=True)
     write_parquet(out_path, table)
     click.echo(f"embedded {table.num_rows} item(s) -> {out_path}", err=True)
 

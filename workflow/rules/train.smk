@@ -1,13 +1,16 @@
 # The embedder behind the features, recorded in every saved model (None: raw features).
-FEATURE_EMBEDDER = (
-    EMBEDDER
-    if SOURCE in IMAGE_SOURCES
-    else (
-        {"kind": "open_clip", **config["recorded"]["embedder"]}
-        if SOURCE == "recorded" and config["recorded"]["items"]
-        else None
-    )
-)
+if SOURCE in IMAGE_SOURCES:
+    FEATURE_EMBEDDER = EMBEDDER
+elif SOURCE == "text":
+    FEATURE_EMBEDDER = {
+        "kind": "sentence_transformers",
+        "model": config["text"]["encoder"]["model"],
+        "max_tokens": config["text"]["encoder"]["max_tokens"],
+    }
+elif SOURCE == "recorded" and config["recorded"]["items"]:
+    FEATURE_EMBEDDER = {"kind": "open_clip", **config["recorded"]["embedder"]}
+else:
+    FEATURE_EMBEDDER = None
 
 
 rule synthetic_world:

@@ -22,11 +22,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from rtpref.chunks import features_to_arrow
-from rtpref.data import DataError
+from rtpref.data import DataError, read_parquet
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +35,6 @@ ITEM_PAIR = ("item_1", "item_2")
 ITEM_COLUMNS = ("item_id", "image", "caption")
 # Within-file row numbers in messages count from 0, as pyarrow and pandas do.
 ROW_NOTE = "rows count from 0"
-
-
-def read_parquet(path: str | Path, columns: Sequence[str] | None = None) -> pa.Table:
-    try:
-        return pq.read_table(path, columns=list(columns) if columns else None)
-    except (pa.ArrowException, OSError) as error:
-        raise DataError(f"{path}: not a readable Parquet file ({error})") from error
 
 
 def _first_row(mask: NDArray[np.bool_]) -> int:
@@ -311,6 +303,23 @@ def embed_items(path: str | Path, model, batch_items: int = 64, progress: bool =
         image, text = model.encode(pixels, tokens)
         parts.append(np.concatenate([image.numpy(), text.numpy()], axis=1)[: stop - start])
     features = np.concatenate(parts) if parts else np.empty((0, 2 * model.embed_dim), np.float32)
+    return pa.table(
+        {"item_id": table.column("item_id").cast(pa.string()), "x": features_to_arrow(features)}
+    )
+
+
+TEXT_ITEM_COLUMNS = ("item_id", "prompt", "text")
+
+
+def embed_text_items(path: str | Path, encoder, batch_texts: int = 128) -> pa.Table:
+    """(item_id, x) with x = [e(prompt); e(text)] for an items table of texts (item_id,
+    prompt, text), as the text source embeds (prompt, response) pairs."""
+    table = read_parquet(path, TEXT_ITEM_COLUMNS)
+    for name in TEXT_ITEM_COLUMNS:
+        _refuse(path, name, _nulls(table.column(name)), "missing value", "fill or drop the row")
+    features = encoder.item_features(
+        table.column("prompt").to_pylist(), table.column("text").to_pylist(), batch_texts
+    )
     return pa.table(
         {"item_id": table.column("item_id").cast(pa.string()), "x": features_to_arrow(features)}
     )
