@@ -411,7 +411,7 @@ def test_score_and_embed_without_hub_or_cache_say_what_to_provide(
     naming the model and the config key to point at a local copy. (The dataset case is
     test_pickapic.py::test_offline_raw_fails_fast_with_one_clear_line.)"""
     save_pickapic_parquet(
-        tmp_path / "dataset", pickapic_rows(24, set(), set(), seed=0), "train", files=1
+        tmp_path / "dataset", pickapic_rows(40, set(), set(), seed=0), "train", files=1
     )
     config = load_test_config("tiny_pickapic") | {"name": "offline", "shards": 1}
     config["pickapic"]["local_path"] = str(tmp_path / "dataset")  # reference scorer, embedder
