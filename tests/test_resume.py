@@ -77,7 +77,7 @@ def metrics_files(root: Path) -> list[Path]:
 
 # A job's block in Snakemake's output: "rule train:", then indented "key: value" lines.
 TRAIN_JOB = re.compile(
-    r"rule train:\n(?:    .*\n)*?    output: (\S+)\n(?:    .*\n)*?    jobid: (\d+)\n"
+    r"rule train:\n(?:    .*\n)*?    output: ([^\s,]+).*\n(?:    .*\n)*?    jobid: (\d+)\n"
 )
 
 
