@@ -37,7 +37,16 @@ CONFIG = load_test_config("tiny_synthetic") | {
     "algorithms": ["log_loss", "orthogonal"],
 }
 GPU_RULES = {"train"}
-CPU_RULES = {"synthetic_pairs", "enhance", "chunks", "summary", "plot_metric", "ddm_check"}
+CPU_RULES = {
+    "synthetic_pairs",
+    "enhance",
+    "chunks",
+    "summary",
+    "plot_metric",
+    "ddm_check",
+    "nuisance_error",
+    "plot_regret_at_k",
+}
 FIGURES = ("mse", "accuracy", "policy_value", "regret")
 PROFILE = ["--profile", "profiles/slurm", "--configfile", "test.yaml", "--verbose"]
 WALL_CLOCK_COLUMNS = ("train_seconds", "peak_memory_mb")
@@ -240,6 +249,8 @@ def test_rerun_resubmits_only_the_deleted_run_and_its_dependents(
         "rule_train_wildcards_orthogonal_200_1",
         "rule_summary",
         *(f"rule_plot_metric_wildcards_{metric}" for metric in FIGURES),
+        "rule_nuisance_error",
+        "rule_plot_regret_at_k",
     }
     assert all(job["JobState"] == "COMPLETED" for job in jobs.values())
     assert not set(submitted_job_ids(rerun.log)) & set(submitted_job_ids(first.log))
