@@ -138,12 +138,15 @@ def evaluate_model(
 
 
 def prompts_of_pairs(prompts_file: str | Path | None, pair_index: NDArray) -> NDArray | None:
-    """The prompt of each test pair (by pair_index) from a (pair_index, prompt) table."""
+    """The prompt of each test pair (by pair_index) from a table of pair_index and prompt
+    (image sources: the caption) or prompt_id (the text source's groups)."""
     if prompts_file is None:
         return None
     import pyarrow.parquet as pq
 
-    table = pq.read_table(prompts_file, columns=["pair_index", "prompt"])
+    names = pq.read_schema(prompts_file).names
+    column = "prompt" if "prompt" in names else "prompt_id"
+    table = pq.read_table(prompts_file, columns=["pair_index", column])
     known = table.column("pair_index").to_numpy()
     order = np.argsort(known)
     positions = np.searchsorted(known, pair_index, sorter=order)
@@ -153,7 +156,7 @@ def prompts_of_pairs(prompts_file: str | Path | None, pair_index: NDArray) -> ND
         raise DataError(
             f"{prompts_file}: no prompt for test pair_index {int(pair_index[missing][0])}"
         )
-    return np.asarray(table.column("prompt").to_pylist(), dtype=object)[rows]
+    return np.asarray(table.column(column).to_pylist(), dtype=object)[rows]
 
 
 def write_prompts(raw_shards: Sequence[str | Path], out: str | Path) -> None:

@@ -156,6 +156,8 @@ def model_inputs(wildcards):
         inputs.update(DEMO_MODEL)
     if SOURCE in IMAGE_SOURCES:
         inputs["prompts"] = results("prompts.parquet")
+    if SOURCE == "text":
+        inputs["prompts"] = results(f"text/groups/{SPLIT}.parquet")
     return inputs
 
 
