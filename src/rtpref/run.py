@@ -99,6 +99,7 @@ def run_training(
             f"of width {test_pairs.x1.shape[1]}"
         )
     selection = {stage: record.as_dict() for stage, record in learner.selection_.items()}
+    epochs_chosen = {stage: int(record["epochs_chosen"]) for stage, record in selection.items()}
     # A personalized learner saves its base reward g0 (what an unseen user gets) and scores
     # each test pair with that pair's user.
     personalized = getattr(learner, "personalized", False)
@@ -109,8 +110,8 @@ def run_training(
         non_decision_time,
         training={
             **learner.get_params(),
-            "epochs": sum(_epochs_chosen(selection).values()),
-            "epochs_chosen": _epochs_chosen(selection),
+            "epochs": sum(epochs_chosen.values()),
+            "epochs_chosen": epochs_chosen,
         },
         provenance={**(provenance or {}), **training_provenance(train_pairs, rows, seed)},
         calibration=calibration,
@@ -156,12 +157,8 @@ def run_training(
         "all_training_rows": bool(size == index.num_rows),
         "data_per_seed": bool(data_per_seed),
         "test_rows": len(test_pairs),
-        "epochs": sum(_epochs_chosen(selection).values()),
+        "epochs": sum(epochs_chosen.values()),
         "selection": selection,
         "device": device,
         "peak_memory_mb": peak_memory_mb(device),
     }
-
-
-def _epochs_chosen(selection: dict[str, dict[str, Any]]) -> dict[str, int]:
-    return {stage: int(record["epochs_chosen"]) for stage, record in selection.items()}
