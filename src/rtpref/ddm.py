@@ -112,12 +112,13 @@ def simulate(
     barrier: ArrayLike = 1.0,
     rng: np.random.Generator | int | None = None,
     terms: int = 8,
-    non_decision_time: float = 0.0,
+    non_decision_time: ArrayLike = 0.0,
 ) -> tuple[NDArray[np.int8], NDArray[np.float64]]:
     """Draw (choice, response_time) for each drift; exact, no Euler stepping.
 
     ``non_decision_time`` t0 (seconds of encoding and motor time) is added to every decision
     time: measured response times are t0 + T. With t0 = 0 the times are the decision times.
+    It is a scalar or one value per drift (a per-user t0, say).
 
     ``choice`` is int8 (+1 upper barrier / -1 lower), ``time`` float64, both shaped like
     ``drift``. ``rng`` is a numpy Generator or a seed; draws are made in fixed-size blocks, so
@@ -126,7 +127,8 @@ def simulate(
     v, a = _validated(drift, barrier)
     if terms < 1:
         raise ValueError(f"terms must be >= 1, got {terms}")
-    if not (np.isfinite(non_decision_time) and non_decision_time >= 0):
+    t0 = np.asarray(non_decision_time, dtype=np.float64)
+    if not (np.all(np.isfinite(t0)) and np.all(t0 >= 0)):
         raise ValueError(f"non_decision_time must be finite and >= 0, got {non_decision_time!r}")
     generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     shape = np.broadcast_shapes(v.shape, a.shape)
@@ -139,6 +141,7 @@ def simulate(
         block = slice(start, start + _BLOCK_ROWS)
         block_a = flat_a if flat_a.ndim == 0 else flat_a[block]
         choice[block], time[block] = _sample_block(flat_v[block], block_a, generator, terms)
-    if non_decision_time:
-        time += non_decision_time
-    return choice.reshape(shape), time.reshape(shape)
+    time = time.reshape(shape)
+    if np.any(t0):
+        time = time + t0
+    return choice.reshape(shape), time

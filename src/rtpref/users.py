@@ -4,7 +4,9 @@ A user u has the reward r_u(x) = r(x) + s <e_u, P phi(x)>, with e_u ~ N(0, I_k),
 random projection P (k x D, entries N(0, 1/D)) shared by all users and phi(x) the item's
 feature vector; s is ``delta_scale`` and k is ``rank``. Each user's barrier is
 a_u = a exp(sigma z_u), z_u ~ N(0, 1), i.e. log-normal around the global barrier a with
-``barrier_spread`` sigma. Users where the data has none are drawn: ``count`` users with a
+``barrier_spread`` sigma, and likewise each user's non-decision time
+t0_u = t0 exp(sigma' z'_u) with ``non_decision_spread`` sigma' around ``ddm.non_decision_time``.
+Users where the data has none are drawn: ``count`` users with a
 heavy-tailed (log-normal, ``pairs_sigma``) share of the pairs, every user with at least one
 pair, as real annotators are: a few label a lot, most label a little.
 
@@ -49,6 +51,7 @@ class UsersConfig:
     delta_scale: float = 0.0
     rank: int = 4
     barrier_spread: float = 0.0
+    non_decision_spread: float = 0.0
     unseen_fraction: float = 0.2
     seed: int = 0
 
@@ -68,7 +71,7 @@ class UsersConfig:
             raise ValueError(f"users.count must be >= 1, got {self.count}")
         if self.rank < 1:
             raise ValueError(f"users.rank must be >= 1, got {self.rank}")
-        for key in ("pairs_sigma", "delta_scale", "barrier_spread"):
+        for key in ("pairs_sigma", "delta_scale", "barrier_spread", "non_decision_spread"):
             if getattr(self, key) < 0:
                 raise ValueError(f"users.{key} must be >= 0, got {getattr(self, key)}")
         if not 0 <= self.unseen_fraction < 1:
@@ -77,12 +80,14 @@ class UsersConfig:
 
 @dataclasses.dataclass(frozen=True)
 class SimulatedUsers:
-    """Per-user truth: embeddings e_u (count, k), projection P (k, D), barriers a_u (count,)."""
+    """Per-user truth: embeddings e_u (count, k), projection P (k, D), barriers a_u and
+    non-decision times t0_u (count,)."""
 
     embeddings: NDArray[np.float64]
     projection: NDArray[np.float64]
     barriers: NDArray[np.float64]
     delta_scale: float
+    non_decision_times: NDArray[np.float64] | None = None
 
     @property
     def count(self) -> int:
@@ -98,6 +103,13 @@ class SimulatedUsers:
         _check_user_ids(user_id, self.count, "user_id")
         return self.barriers[user_id]
 
+    def non_decision_time(self, user_id: NDArray[np.int64]) -> NDArray[np.float64]:
+        """t0_u per row (zeros when the users were drawn without a non-decision time)."""
+        _check_user_ids(user_id, self.count, "user_id")
+        if self.non_decision_times is None:
+            return np.zeros(user_id.shape)
+        return self.non_decision_times[user_id]
+
 
 def _check_user_ids(user_id: NDArray, count: int, source: str) -> None:
     if user_id.size and (user_id.min() < 0 or user_id.max() >= count):
@@ -111,13 +123,27 @@ def _rng(seed: int, run_seed: int, what: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, run_seed, *what.encode()]))
 
 
-def draw_users(config: UsersConfig, dim: int, barrier: float, run_seed: int = 0) -> SimulatedUsers:
-    """The ``config.count`` users of one world: tastes, the shared projection, barriers."""
+def draw_users(
+    config: UsersConfig,
+    dim: int,
+    barrier: float,
+    run_seed: int = 0,
+    non_decision_time: float = 0.0,
+) -> SimulatedUsers:
+    """The ``config.count`` users of one world: tastes, the shared projection, barriers and
+    non-decision times (t0_u draws come last, so adding them leaves the other draws as they
+    were)."""
+    if config.non_decision_spread > 0 and non_decision_time <= 0:
+        raise ValueError(
+            f"users.non_decision_spread={config.non_decision_spread} spreads t0 around "
+            f"ddm.non_decision_time, which is {non_decision_time}; set it > 0"
+        )
     rng = _rng(config.seed, run_seed, "users")
     embeddings = rng.standard_normal((config.count, config.rank))
     projection = rng.standard_normal((config.rank, dim)) / np.sqrt(dim)
     barriers = barrier * np.exp(config.barrier_spread * rng.standard_normal(config.count))
-    return SimulatedUsers(embeddings, projection, barriers, config.delta_scale)
+    t0 = non_decision_time * np.exp(config.non_decision_spread * rng.standard_normal(config.count))
+    return SimulatedUsers(embeddings, projection, barriers, config.delta_scale, t0)
 
 
 def assign_users(n_pairs: int, config: UsersConfig, run_seed: int = 0) -> NDArray[np.int64]:
@@ -145,11 +171,14 @@ def simulate_user_labels(
     seed: int,
 ) -> dict[str, NDArray]:
     """Each user's rewards r_u(x1), r_u(x2), and (choice, response_time) drawn from the DDM
-    with drift r_u(x1) - r_u(x2) and the user's barrier a_u."""
+    with drift r_u(x1) - r_u(x2), the user's barrier a_u and non-decision time t0_u."""
     user_reward_1 = np.asarray(reward_1, np.float64) + users.delta(x1, user_id)
     user_reward_2 = np.asarray(reward_2, np.float64) + users.delta(x2, user_id)
     choice, response_time = ddm.simulate(
-        user_reward_1 - user_reward_2, users.barrier(user_id), np.random.default_rng(seed)
+        user_reward_1 - user_reward_2,
+        users.barrier(user_id),
+        np.random.default_rng(seed),
+        non_decision_time=users.non_decision_time(user_id),
     )
     return {
         "user_id": np.asarray(user_id, np.int64),
