@@ -63,11 +63,13 @@ CONFIG_ARGUMENTS: dict[str, dict[str, str]] = {
 }
 _USER_EMBEDDINGS = {
     "user_rank": "rank",
-    "user_embedding_scale": "embedding_scale",
     "user_weight_decay": "embedding_decay",
-    "user_dropout": "user_dropout",
 }
-_USER_BARRIERS = {"per_user_barrier": "per_user_barrier", "barrier_shrinkage": "barrier_shrinkage"}
+_USER_BARRIERS = {
+    "per_user_barrier": "per_user_barrier",
+    "per_user_non_decision": "per_user_non_decision",
+    "barrier_shrinkage": "barrier_shrinkage",
+}
 CONFIG_ARGUMENTS.update(
     {
         f"{name}_personalized": {

@@ -22,7 +22,13 @@ from rtpref.data import DataError, Pairs
 from rtpref.learners import make_learner
 from rtpref.metrics import evaluate
 from rtpref.sources.synthetic import make_pairs, world_config, world_seed
-from rtpref.users import UsersConfig, assign_users, draw_users, simulate_user_labels
+from rtpref.users import (
+    SimulatedUsers,
+    UsersConfig,
+    assign_users,
+    draw_users,
+    simulate_user_labels,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +55,18 @@ def _take(pairs: Pairs, rows: np.ndarray) -> Pairs:
 
 
 def simulate_world(
-    synthetic: dict[str, Any], users: UsersConfig, barrier: float, run_seed: int
-) -> tuple[Pairs, np.ndarray]:
-    """All pairs of one world with their users' rewards and labels, and the users' true
-    barriers (indexed by user id)."""
+    synthetic: dict[str, Any],
+    users: UsersConfig,
+    barrier: float,
+    run_seed: int,
+    non_decision_time: float = 0.0,
+) -> tuple[Pairs, SimulatedUsers]:
+    """All pairs of one world with their users' rewards and labels, and the users' truth
+    (barriers and non-decision times indexed by user id)."""
     features, rewards = make_pairs(world_config(synthetic, run_seed))
     x1 = np.ascontiguousarray(features_to_numpy(features.column("x1")))
     x2 = np.ascontiguousarray(features_to_numpy(features.column("x2")))
-    population = draw_users(users, x1.shape[1], barrier, run_seed)
+    population = draw_users(users, x1.shape[1], barrier, run_seed, non_decision_time)
     user_id = assign_users(len(x1), users, run_seed)
     labels = simulate_user_labels(
         rewards.column("reward_1").to_numpy(),
@@ -73,7 +83,7 @@ def simulate_world(
         x2=x2,
         **labels,
     )
-    return pairs, population.barriers
+    return pairs, population
 
 
 def split_by_user(
@@ -121,13 +131,16 @@ def per_user_metrics(
     return {**metrics, "mse_per_user": float(per_user.mean()), "users": int(users.size)}
 
 
-VARIANTS = ("global", "personalized", "personalized_user_barriers")
+VARIANTS = ("global", "personalized", "personalized_user_barriers", "personalized_user_ddm")
 
 
-def variants(algorithm: str) -> list[tuple[str, str, dict[str, Any]]]:
+def variants(
+    algorithm: str, per_user_non_decision: bool = False
+) -> list[tuple[str, str, dict[str, Any]]]:
     """(variant, estimator name, training overrides) of one base learner: the global model,
     the personalized one with the global barrier, and (learners that read response times)
-    the personalized one with per-user barriers."""
+    the personalized one with per-user barriers and, with ``per_user_non_decision``, the one
+    with per-user barriers and non-decision times."""
     out = [
         ("global", algorithm, {}),
         ("personalized", f"{algorithm}_personalized", {"per_user_barrier": False}),
@@ -136,6 +149,9 @@ def variants(algorithm: str) -> list[tuple[str, str, dict[str, Any]]]:
         out.append(
             ("personalized_user_barriers", f"{algorithm}_personalized", {"per_user_barrier": True})
         )
+        if per_user_non_decision:
+            both = {"per_user_barrier": True, "per_user_non_decision": True}
+            out.append(("personalized_user_ddm", f"{algorithm}_personalized", both))
     return out
 
 
@@ -147,9 +163,12 @@ def run_world(
     algorithms: list[str],
     training: dict[str, Any],
     test_fraction: float = 0.2,
+    non_decision_time: float = 0.0,
 ) -> list[dict[str, Any]]:
-    """Fit every variant of each algorithm in the world of ``run_seed``; one record per fit."""
-    pairs, true_barriers = simulate_world(synthetic, users, barrier, run_seed)
+    """Fit every variant of each algorithm in the world of ``run_seed``; one record per fit.
+    A non-decision time (``ddm.non_decision_time`` > 0, spread across users or not) adds the
+    variant with per-user t0_u."""
+    pairs, truth = simulate_world(synthetic, users, barrier, run_seed, non_decision_time)
     train_rows, seen_rows, unseen_rows = split_by_user(
         pairs.user_id,
         users.unseen_fraction,
@@ -162,10 +181,15 @@ def run_world(
     tests = {"seen": _take(pairs, seen_rows), "unseen": _take(pairs, unseen_rows)}
     records = []
     for algorithm in algorithms:
-        for variant, name, overrides in variants(algorithm):
+        for variant, name, overrides in variants(algorithm, non_decision_time > 0):
             personalized = variant != "global"
             learner = make_learner(
-                name, {**training, **overrides}, barrier=barrier, seed=run_seed, label=name
+                name,
+                {**training, **overrides},
+                barrier=barrier,
+                non_decision_time=non_decision_time,
+                seed=run_seed,
+                label=f"{name} {variant}",
             )
             learner.fit(train if personalized else dataclasses.replace(train, user_id=None))
             record: dict[str, Any] = {
@@ -190,9 +214,17 @@ def run_world(
                 record["barrier_estimates"] = {
                     "user_id": ids.tolist(),
                     "estimate": [estimated[u] for u in ids],
-                    "truth": true_barriers[ids].tolist(),
+                    "truth": truth.barriers[ids].tolist(),
                     "pairs": pairs_per_user[ids].tolist(),
                 }
+                if overrides.get("per_user_non_decision"):
+                    t0 = learner.non_decision_times_by_user()
+                    record["non_decision_estimates"] = {
+                        "user_id": ids.tolist(),
+                        "estimate": [t0[u] for u in ids],
+                        "truth": truth.non_decision_time(ids).tolist(),
+                        "pairs": pairs_per_user[ids].tolist(),
+                    }
             log.info("%s %s seed %d: %s", algorithm, variant, run_seed, record.get("seen_mse"))
             records.append(record)
     return records
@@ -212,9 +244,10 @@ def run_experiment_seed(
     barrier: float,
     training: dict[str, Any],
     run_seed: int,
+    non_decision_time: float = 0.0,
 ) -> list[dict[str, Any]]:
-    """``run_world`` from the config blocks ``synthetic``, ``users``, ``ddm.barrier`` and
-    ``training`` (the workflow's entry point)."""
+    """``run_world`` from the config blocks ``synthetic``, ``users``, ``ddm.barrier``,
+    ``ddm.non_decision_time`` and ``training`` (the workflow's entry point)."""
     block = dict(users)
     algorithms = block.pop("algorithms", ["log_loss", "orthogonal"])
     test_fraction = block.pop("test_fraction", 0.2)
@@ -222,5 +255,12 @@ def run_experiment_seed(
     if not config.enabled:
         raise ValueError("users.enabled is false; the personalization experiment needs users")
     return run_world(
-        synthetic, config, barrier, run_seed, list(algorithms), training, test_fraction
+        synthetic,
+        config,
+        barrier,
+        run_seed,
+        list(algorithms),
+        training,
+        test_fraction,
+        non_decision_time,
     )

@@ -49,20 +49,40 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
             paired = [r[metric] - global_rows[r["seed"]][metric] for r in rows if metric in r]
             if variant != "global":
                 entry[f"{metric}_minus_global"] = _interval(paired)
-        estimates = [r["barrier_estimates"] for r in rows if "barrier_estimates" in r]
-        if estimates:
-            estimate = np.concatenate([e["estimate"] for e in estimates])
-            truth = np.concatenate([e["truth"] for e in estimates])
-            pairs = np.concatenate([e["pairs"] for e in estimates])
-            enough = pairs >= BARRIER_MIN_PAIRS
-            entry["barrier_users"] = int(enough.sum())
-            entry["barrier_log_corr"] = (
-                float(np.corrcoef(np.log(estimate[enough]), np.log(truth[enough]))[0, 1])
-                if enough.sum() > 2 and np.std(truth[enough]) > 0
-                else None
-            )
+            if variant.startswith("personalized_user"):
+                # What assuming one barrier (and one t0) costs the same personalized learner.
+                one = {
+                    r["seed"]: r
+                    for r in records
+                    if (r["algorithm"], r["variant"]) == (algorithm, "personalized")
+                }
+                paired = [r[metric] - one[r["seed"]][metric] for r in rows if metric in r]
+                entry[f"{metric}_minus_personalized"] = _interval(paired)
+        for key, prefix, transform in (
+            ("barrier_estimates", "barrier", np.log),
+            ("non_decision_estimates", "non_decision", lambda values: values),
+        ):
+            estimates = [r[key] for r in rows if key in r]
+            if estimates:
+                entry.update(_estimate_correlation(estimates, prefix, transform))
         table.append(entry)
     return {"table": table, "barrier_min_pairs": BARRIER_MIN_PAIRS}
+
+
+def _estimate_correlation(estimates: list[dict[str, list]], prefix: str, transform) -> dict:
+    """corr(transform(estimate), transform(truth)) over users with at least
+    ``BARRIER_MIN_PAIRS`` training pairs, pooled over seeds (None if undefined)."""
+    estimate = np.concatenate([e["estimate"] for e in estimates])
+    truth = np.concatenate([e["truth"] for e in estimates])
+    enough = np.concatenate([e["pairs"] for e in estimates]) >= BARRIER_MIN_PAIRS
+    defined = enough.sum() > 2 and np.ptp(truth[enough]) > 0 and np.ptp(estimate[enough]) > 0
+    name = f"{prefix}_log_corr" if prefix == "barrier" else f"{prefix}_corr"
+    return {
+        f"{prefix}_users": int(enough.sum()),
+        name: float(np.corrcoef(transform(estimate[enough]), transform(truth[enough]))[0, 1])
+        if defined
+        else None,
+    }
 
 
 def markdown_table(summary: dict[str, Any]) -> str:
@@ -77,16 +97,18 @@ def markdown_table(summary: dict[str, Any]) -> str:
 
     lines = [
         "| algorithm | variant | seen mse | unseen mse | seen mse − global | "
-        "unseen mse − global | corr(log a_u) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "unseen mse − global | seen mse − personalized | corr(log a_u) | corr(t0_u) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for entry in summary["table"]:
-        corr = entry.get("barrier_log_corr")
+        corrs = [entry.get("barrier_log_corr"), entry.get("non_decision_corr")]
         lines.append(
             f"| {entry['algorithm']} | {entry['variant']} | {cell(entry, 'seen_mse')} | "
             f"{cell(entry, 'unseen_mse')} | {cell(entry, 'seen_mse_minus_global')} | "
             f"{cell(entry, 'unseen_mse_minus_global')} | "
-            f"{'' if corr is None else f'{corr:.3f}'} |"
+            f"{cell(entry, 'seen_mse_minus_personalized')} | "
+            + " | ".join("" if corr is None else f"{corr:.3f}" for corr in corrs)
+            + " |"
         )
     return "\n".join(lines) + "\n"
 
@@ -123,22 +145,39 @@ def plot_mse_vs_user_pairs(records: list[dict[str, Any]], output: str | Path) ->
 
 
 def plot_barrier_estimates(records: list[dict[str, Any]], output: str | Path) -> None:
-    """Estimated vs true per-user barrier (log-log), one panel per learner."""
-    rows = [r for r in records if "barrier_estimates" in r]
-    algorithms = sorted({r["algorithm"] for r in rows}) or ["(none)"]
-    fig, axes = plt.subplots(1, len(algorithms), figsize=(4 * len(algorithms), 4), squeeze=False)
-    for ax, algorithm in zip(axes[0], algorithms, strict=True):
-        for r in (r for r in rows if r["algorithm"] == algorithm):
-            b = r["barrier_estimates"]
-            ax.scatter(b["truth"], b["estimate"], s=8 + 0.05 * np.asarray(b["pairs"]), alpha=0.6)
-        if not rows:
-            ax.text(0.5, 0.5, "no per-user barriers fitted", ha="center", transform=ax.transAxes)
-        ax.axline((1, 1), slope=1, color="black", lw=0.8)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_title(algorithm)
-        ax.set_xlabel("true barrier a_u")
-        ax.set_ylabel("estimated a_u (marker size ~ pairs)")
+    """Estimated vs true per-user barrier (log-log), one panel per (learner, variant) with
+    per-user barriers, and below it the non-decision times where they were estimated."""
+    keys = sorted({(r["algorithm"], r["variant"]) for r in records if "barrier_estimates" in r})
+    with_t0 = any("non_decision_estimates" in r for r in records)
+    panels = keys or [("(none)", "")]
+    fig, axes = plt.subplots(
+        2 if with_t0 else 1,
+        len(panels),
+        figsize=(4 * len(panels), 8 if with_t0 else 4),
+        squeeze=False,
+    )
+    for column, (algorithm, variant) in enumerate(panels):
+        rows = [r for r in records if (r["algorithm"], r["variant"]) == (algorithm, variant)]
+        for row, (key, what) in enumerate(
+            [("barrier_estimates", "barrier a_u"), ("non_decision_estimates", "t0_u (s)")][
+                : axes.shape[0]
+            ]
+        ):
+            ax = axes[row, column]
+            found = [r[key] for r in rows if key in r]
+            for estimate in found:
+                sizes = 8 + 0.05 * np.asarray(estimate["pairs"])
+                ax.scatter(estimate["truth"], estimate["estimate"], s=sizes, alpha=0.6)
+            if not found:
+                ax.text(0.5, 0.5, f"no per-user {what}", ha="center", transform=ax.transAxes)
+            else:
+                ax.axline((1, 1) if row == 0 else (0, 0), slope=1, color="black", lw=0.8)
+            if row == 0:
+                ax.set_xscale("log")
+                ax.set_yscale("log")
+            ax.set_title(f"{algorithm} {variant}".strip(), fontsize=9)
+            ax.set_xlabel(f"true {what}")
+            ax.set_ylabel(f"estimated {what} (marker size ~ pairs)")
     _save(fig, output)
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "attach_user_ids",
     "draw_users",
     "estimate_barriers",
+    "estimate_user_ddm",
     "simulate_user_labels",
 ]
 
@@ -248,6 +249,160 @@ def estimate_barriers(
         "pairs": pairs,
         "population": population,
         "between_user_sd": float(np.sqrt(between)),
+    }
+
+
+# A user needs this many pairs for their own (a_u, t0_u) likelihood fit; fewer get the
+# population values (two parameters from a handful of times are mostly noise).
+MIN_PAIRS_FOR_DDM = 10
+# The non-decision shift stays below the user's smallest time by this fraction of its mean.
+SHIFT_MARGIN = 1e-3
+
+
+def _time_loglik(
+    time: Any, z: Any, log_barrier: Any, shift_log_gap: Any, ceiling: Any, rows_user: Any
+) -> Any:
+    """Per-row log f(T - shift | v = z / a, a) with a = exp(log_barrier[user]) and
+    shift = ceiling[user] - exp(shift_log_gap[user]) (kept below the user's smallest T)."""
+    from rtpref.calibration import log_time_density_torch
+
+    barrier = log_barrier.exp()[rows_user]
+    shift = ceiling[rows_user] - shift_log_gap.exp()[rows_user]
+    return log_time_density_torch(time - shift, z / barrier, barrier)
+
+
+def _fit_time_likelihood(
+    time: NDArray, z: NDArray, user: NDArray[np.int64], groups: int
+) -> tuple[NDArray, NDArray, NDArray, NDArray]:
+    """Maximum likelihood of (log a_g, shift_g) for each group g of rows (the groups'
+    likelihoods are separable, so one L-BFGS over all of them); returns the estimates and
+    their delta-method variances from each group's 2 x 2 observed information."""
+    import torch
+    from scipy import optimize
+
+    time_t = torch.from_numpy(np.asarray(time, np.float64))
+    z_t = torch.from_numpy(np.asarray(z, np.float64))
+    user_t = torch.from_numpy(user)
+    smallest = np.full(groups, np.inf)
+    np.minimum.at(smallest, user, time)
+    mean_time = np.bincount(user, time, minlength=groups) / np.maximum(
+        np.bincount(user, minlength=groups), 1
+    )
+    ceiling = torch.from_numpy(smallest - SHIFT_MARGIN * np.abs(mean_time))
+
+    def negative(flat: NDArray) -> tuple[float, NDArray]:
+        parameters = torch.tensor(flat, dtype=torch.float64, requires_grad=True)
+        log_barrier, gap = parameters[:groups], parameters[groups:]
+        total = -_time_loglik(time_t, z_t, log_barrier, gap, ceiling, user_t).sum()
+        total.backward()
+        return total.item(), parameters.grad.numpy().copy()
+
+    # Start: a = 1, the shift half-way between 0 and the smallest time (or just below it).
+    start_gap = np.log(np.maximum(0.5 * smallest, 1e-3))
+    result = optimize.minimize(
+        negative, np.concatenate([np.zeros(groups), start_gap]), jac=True, method="L-BFGS-B"
+    )
+    log_barrier = torch.tensor(result.x[:groups], requires_grad=True)
+    shift = torch.tensor(ceiling.numpy() - np.exp(result.x[groups:]), requires_grad=True)
+    gap = torch.log(ceiling - shift)
+    total = -_time_loglik(time_t, z_t, log_barrier, gap, ceiling, user_t).sum()
+    grad_a, grad_s = torch.autograd.grad(total, (log_barrier, shift), create_graph=True)
+    # The likelihood is separable by group, so each group's 2 x 2 block comes from summing.
+    h_aa, h_as = torch.autograd.grad(grad_a.sum(), (log_barrier, shift), retain_graph=True)
+    h_ss = torch.autograd.grad(grad_s.sum(), shift)[0]
+    h_aa, h_as, h_ss = (value.detach().numpy() for value in (h_aa, h_as, h_ss))
+    determinant = h_aa * h_ss - h_as**2
+    proper = (determinant > 0) & (h_aa > 0)
+    safe = np.where(proper, determinant, 1.0)
+    variance_a = np.where(proper, h_ss / safe, np.inf)
+    variance_s = np.where(proper, h_aa / safe, np.inf)
+    return log_barrier.detach().numpy(), shift.detach().numpy(), variance_a, variance_s
+
+
+def _shrink(
+    raw: NDArray, variance: NDArray, fallback: float, has: NDArray, shrink: bool
+) -> tuple[NDArray, float, float]:
+    """Empirical-Bayes shrinkage of ``raw`` toward the users' mean: weight tau^2 / (tau^2 +
+    variance) with tau^2 the between-user variance left after the noise. Returns the
+    shrunk values, the population value (``fallback`` if no user has an estimate) and tau."""
+    usable = has & np.isfinite(variance)
+    if not usable.any():
+        return np.full(raw.shape, fallback), fallback, 0.0
+    population = float(np.mean(raw[usable]))
+    between = float(max(np.var(raw[usable]) - np.mean(variance[usable]), 0.0))
+    if shrink:
+        weight = np.where(usable, between / np.maximum(between + variance, 1e-300), 0.0)
+    else:
+        weight = usable.astype(np.float64)
+    shrunk = np.where(usable, weight * np.nan_to_num(raw) + (1 - weight) * population, population)
+    return shrunk, population, float(np.sqrt(between))
+
+
+def estimate_user_ddm(
+    user_id: NDArray[np.int64],
+    decision_time: NDArray,
+    scaled_diff: NDArray,
+    count: int,
+    shrink: bool = True,
+) -> dict[str, NDArray | float]:
+    """Per-user barriers a_u and non-decision shifts by maximum likelihood, shrunk toward
+    the population values.
+
+    ``decision_time`` is the response time minus the global t0, so a user whose own t0_u
+    differs has times shifted by d_u = t0_u - t0 (either sign). With z = a_u v per pair (what
+    a log-loss fit with barrier 1 estimates, ``scaled_diff``), each time has the exact density
+    f(T - d_u | v = z / a_u, a_u) of the first passage to either barrier; its leading edge
+    pins d_u and its scale pins a_u. Each user with at least ``MIN_PAIRS_FOR_DDM`` pairs gets
+    their own maximum (log a_u, d_u), and both are shrunk toward the users' mean (the
+    population value) with empirical-Bayes weights from the observed information. Users
+    without enough pairs get the population values; if no user has enough, one fit pooling
+    every pair gives them.
+
+    Returns ``barriers`` and ``shifts`` (count,), their unshrunk ``raw_barriers`` and
+    ``raw_shifts`` (NaN for users without enough pairs), ``pairs`` per user, the
+    ``population`` barrier and ``population_shift``, and the between-user sds.
+    """
+    user_id = np.asarray(user_id, np.int64)
+    _check_user_ids(user_id, count, "estimate_user_ddm")
+    time = np.asarray(decision_time, np.float64)
+    z = np.abs(np.asarray(scaled_diff, np.float64))
+    if time.size == 0 or not np.all(np.isfinite(time)) or not np.all(np.isfinite(z)):
+        raise DataError("estimate_user_ddm: response times and reward differences must be finite")
+    pairs = np.bincount(user_id, minlength=count)
+    has = pairs >= MIN_PAIRS_FOR_DDM
+    raw_a = np.full(count, np.nan)
+    raw_shift = np.full(count, np.nan)
+    variance_a = np.full(count, np.inf)
+    variance_shift = np.full(count, np.inf)
+    if has.any():
+        rows = has[user_id]
+        groups = np.flatnonzero(has)
+        group_of_user = np.full(count, -1)
+        group_of_user[groups] = np.arange(groups.size)
+        estimates = _fit_time_likelihood(
+            time[rows], z[rows], group_of_user[user_id[rows]], groups.size
+        )
+        raw_a[groups], raw_shift[groups], variance_a[groups], variance_shift[groups] = estimates
+        pooled_a, pooled_shift = np.full(1, np.nan), np.full(1, np.nan)  # not needed
+    else:
+        pooled = _fit_time_likelihood(time, z, np.zeros(time.size, np.int64), 1)
+        pooled_a, pooled_shift = pooled[0], pooled[1]
+    log_barriers, log_population, barrier_sd = _shrink(
+        raw_a, variance_a, float(pooled_a[0]), has, shrink
+    )
+    shifts, population_shift, shift_sd = _shrink(
+        raw_shift, variance_shift, float(pooled_shift[0]), has, shrink
+    )
+    return {
+        "barriers": np.exp(log_barriers),
+        "shifts": shifts,
+        "raw_barriers": np.exp(raw_a),
+        "raw_shifts": raw_shift,
+        "pairs": pairs,
+        "population": float(np.exp(log_population)),
+        "population_shift": population_shift,
+        "between_user_sd": barrier_sd,
+        "between_user_shift_sd": shift_sd,
     }
 
 

@@ -14,6 +14,7 @@ rule personalized_world:
         synthetic=config["synthetic"],
         users=config["users"],
         barrier=config["ddm"]["barrier"],
+        non_decision_time=config["ddm"]["non_decision_time"],
         training=config["training"],
     script:
         "../scripts/personalized_world.py"

@@ -8,6 +8,7 @@ def main(snakemake):
         synthetic=snakemake.params.synthetic,
         users=snakemake.params.users,
         barrier=snakemake.params.barrier,
+        non_decision_time=snakemake.params.non_decision_time,
         training=snakemake.params.training,
         run_seed=int(snakemake.wildcards.seed),
     )

@@ -189,10 +189,19 @@ class PairwiseLearner:
         validation: Tensors | None,
         epochs: int,
         seed: int,
+        include_initial: bool = False,
     ) -> None:
         label = f"{self._name()} {stage}"
         self.selection_[stage] = train(
-            net, batch_loss, fit, epochs, self._optimisation(), seed, label, validation
+            net,
+            batch_loss,
+            fit,
+            epochs,
+            self._optimisation(),
+            seed,
+            label,
+            validation,
+            include_initial=include_initial,
         )
 
     def _new_reward_net(self, hidden: tuple[int, ...], dim: int, seed: int) -> RewardNet:

@@ -52,6 +52,8 @@ class StageRecord:
     epochs_chosen: int
     best_validation_loss: float | None
     validation_curve: list[float]
+    # The validation loss before any training (stages that may keep their starting point).
+    initial_validation_loss: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -93,6 +95,7 @@ def train(
     seed: int,
     label: str,
     validation: Mapping[str, torch.Tensor] | None = None,
+    include_initial: bool = False,
 ) -> StageRecord:
     """Minimise ``batch_loss`` with Adam for up to ``max_epochs`` epochs.
 
@@ -101,6 +104,8 @@ def train(
     with the parameters of its best validation epoch. Without, the last epoch is kept.
     ``model`` must have been built under ``torch.manual_seed`` by the caller; the batch order
     and dropout masks here come from ``seed``, so the result is a function of the inputs.
+    ``include_initial`` makes the untrained model a candidate too ("epoch 0", chosen when no
+    epoch beats it on the validation rows).
     """
     rows = next(iter(tensors.values())).shape[0]
     device = next(model.parameters()).device
@@ -119,6 +124,13 @@ def train(
     batch_size = optimisation.batch_size
     curve: list[float] = []
     best_loss, best_epoch, best_state = float("inf"), 0, None
+    initial_loss = None
+    if include_initial and validation is not None:
+        initial_loss = mean_loss(model, batch_loss, validation)
+        log.info("%s: epoch 0 validation %.6f", label, initial_loss)
+        if np.isfinite(initial_loss):
+            best_loss = initial_loss
+            best_state = {key: value.detach().clone() for key, value in model.state_dict().items()}
     epoch = 0
     for epoch in range(1, max_epochs + 1):
         model.train()
@@ -165,4 +177,5 @@ def train(
     if best_state is None:
         raise TrainingDiverged(f"{label}: the validation loss was never finite")
     model.load_state_dict(best_state)
-    return StageRecord(epoch, best_epoch, best_loss, curve)
+    initial = None if initial_loss is None else _compact(initial_loss)
+    return StageRecord(epoch, best_epoch, best_loss, curve, initial)

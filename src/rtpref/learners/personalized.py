@@ -1,25 +1,37 @@
 """User-conditioned learners: g(x, u) = g0(x) + <E_u, h(x)> with learned user embeddings.
 
 Every learner of ``rtpref.learners.estimators`` has a personalized twin here
-(``PersonalizedLogLossLearner`` etc.) that needs ``Pairs.user_id``. The base reward g0 and the
-rank-k features h share one trunk; E_u is a learned embedding per training user, and a user
-never seen in training (or ``user_id=None`` at prediction) gets E = 0, i.e. the base g0. The
-pair score g(x1, u) - g(x2, u) stays antisymmetric because both items go through the same
-network with the same user.
+(``PersonalizedLogLossLearner`` etc.) that needs ``Pairs.user_id``. Each reward network a
+learner fits (the stage-1 reward nuisance and the stage-2 reward, or the log-loss reward) is
+fitted in two steps on the same rows and with the same loss:
+
+1. the population model g0 with the users hidden, exactly as the global learner fits it
+   (same seed, same stage name), selected on the held-out rows;
+2. the user deltas <E_u, h(x)> on top of the frozen g0: E starts at zero (so training starts
+   at g0), h is a separate rank-k network, and the held-out rows choose the epoch, where
+   "epoch 0" (no deltas at all) is one of the candidates.
+
+A user never seen in training (or ``user_id=None`` at prediction) gets E = 0, i.e. g0. Fitting
+g0 first is what makes personalization safe: an unseen user gets the population model and
+not a base that learned to leave part of the reward to the embeddings, and when users do not
+differ the held-out rows keep the deltas near zero. (Training g0 and E jointly, with random
+user dropout, left the base worse than the global model on unseen users when users did not
+differ.) The pair score g(x1, u) - g(x2, u) stays antisymmetric because both items go through
+the same network with the same user.
 
 The response-time learners can also use one barrier per user (``per_user_barrier``): after
 stage 1, a_u is estimated from the user's response times and the stage-1 reward difference
 (``rtpref.users.estimate_barriers``, shrunk toward the population value unless
 ``barrier_shrinkage`` is off) and rescaled so that the population value is the global a (the
 data give each user's caution relative to the others; the level stays the configured a).
-Stage 2 then divides by a_u instead of the global a, and the pooled t_hat is multiplied by a
-per-user time scale (sum of T over sum of t_hat on the user's rows, with a prior of
-``TIME_PRIOR_PAIRS`` pairs at the population ratio). The time network itself is not
-personalized.
+With ``per_user_non_decision`` the user's non-decision time t0_u is estimated too, jointly
+with a_u by maximum likelihood of the user's response times (``rtpref.users.estimate_user_ddm``),
+and each row's decision time becomes T - t0_u. Stage 2 then divides by a_u instead of the
+global a, and the pooled t_hat is multiplied by a per-user time scale (sum of T over sum of
+t_hat on the user's rows, with a prior of ``TIME_PRIOR_PAIRS`` pairs at the population ratio).
+The time network itself is not personalized.
 
-``user_dropout`` hides the user of that share of the training rows (drawn per batch), so the
-base g0 is trained as the population model that unseen users get. ``embedding_decay`` is an L2
-prior on each user's embedding, applied at every step whatever the
+``embedding_decay`` is an L2 prior on each user's embedding, applied at every step whatever the
 user's share of the batches, so users with few pairs stay near the base model.
 """
 
@@ -42,7 +54,7 @@ from rtpref.learners.estimators import (
 )
 from rtpref.learners.loop import stage_seed
 from rtpref.learners.networks import RewardNet, mlp
-from rtpref.users import estimate_barriers
+from rtpref.users import estimate_barriers, estimate_user_ddm
 
 __all__ = [
     "PERSONALIZED_CLASSES",
@@ -60,49 +72,44 @@ TIME_PRIOR_PAIRS = 20.0
 
 
 class UserRewardNet(nn.Module):
-    """g(x, u) = g0(x) + <E_u, h(x)>; ``users`` rows of E plus the fixed zero row 0."""
+    """g(x, u) = g0(x) + <E_u, h(x)>: a frozen population ``base`` g0, a rank-k network h and
+    ``users`` rows of E (starting at zero) plus the fixed zero row ``UNSEEN``."""
 
     def __init__(
         self,
+        base: RewardNet,
         in_dim: int,
         hidden: tuple[int, ...],
         dropout: float,
         batch_norm: bool,
         users: int,
         rank: int,
-        embedding_scale: float,
         embedding_decay: float = 0.0,
     ):
         super().__init__()
-        self.trunk = mlp(in_dim, hidden, dropout, batch_norm, scalar=False)
+        self.base = base.requires_grad_(False)
+        self.features = mlp(in_dim, hidden, dropout, batch_norm, scalar=False)
         width = hidden[-1] if hidden else in_dim
-        self.base = nn.Linear(width, 1)
-        self.features = nn.Linear(width, rank)
+        self.features.append(nn.Linear(width, rank))
+        # Zero embeddings: training starts exactly at g0 (h still gets gradients once E moves).
         self.embeddings = nn.Embedding(users + 1, rank, padding_idx=UNSEEN)
-        nn.init.normal_(self.embeddings.weight, std=embedding_scale)
-        with torch.no_grad():
-            self.embeddings.weight[UNSEEN].zero_()
+        nn.init.zeros_(self.embeddings.weight)
         if embedding_decay > 0:
             # An L2 prior per user (the gradient of decay/2 ||E||^2 at every step, whatever
             # the user's share of the batches): users with few pairs stay near the base g0.
             weight = self.embeddings.weight
             weight.register_hook(lambda grad: grad + embedding_decay * weight.detach())
 
+    def train(self, mode: bool = True) -> UserRewardNet:
+        super().train(mode)
+        self.base.eval()  # frozen: no dropout, and batch-norm statistics stay g0's
+        return self
+
     def forward(self, x: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
-        hidden = self.trunk(x)
-        reward = self.base(hidden).squeeze(-1)
+        reward = self.base(x)
         if users is None:
             return reward
-        return reward + (self.features(hidden) * self.embeddings(users)).sum(-1)
-
-    def base_reward_net(
-        self, in_dim: int, hidden: tuple[int, ...], dropout: float, batch_norm: bool
-    ) -> RewardNet:
-        """g0 alone, as a plain RewardNet (what an unseen user gets): the trunk's layers
-        followed by the base head, the same layer sequence as RewardNet's body."""
-        net = RewardNet(in_dim, hidden, dropout, batch_norm)
-        net.body.load_state_dict(nn.Sequential(*self.trunk, self.base).state_dict())
-        return net.eval()
+        return reward + (self.features(x) * self.embeddings(users)).sum(-1)
 
     def pair_diff(
         self, x1: torch.Tensor, x2: torch.Tensor, users: torch.Tensor | None = None
@@ -117,10 +124,9 @@ class _Personalized(PairwiseLearner):
     """User embeddings for any learner; see the module docstring."""
 
     rank: int = 4
-    embedding_scale: float = 0.01
     embedding_decay: float = 0.01
-    user_dropout: float = 0.2
     per_user_barrier: bool = False
+    per_user_non_decision: bool = False
     barrier_shrinkage: bool = True
 
     personalized: ClassVar[bool] = True
@@ -133,8 +139,11 @@ class _Personalized(PairwiseLearner):
             )
         if self.rank < 1:
             raise ValueError(f"{self._name()}: rank must be >= 1, got {self.rank}")
-        if not 0 <= self.user_dropout < 1:
-            raise ValueError(f"{self._name()}: user_dropout must be in [0, 1)")
+        if self.per_user_non_decision and not self.per_user_barrier:
+            raise ValueError(
+                f"{self._name()}: per_user_non_decision needs per_user_barrier "
+                "(t0_u is estimated jointly with a_u)"
+            )
         self.users_ = np.unique(pairs.user_id)
         return super().fit(pairs)
 
@@ -156,28 +165,55 @@ class _Personalized(PairwiseLearner):
         tensors["user"] = torch.from_numpy(index).to(tensors["x1"].device)
         return tensors
 
-    def _new_reward_net(self, hidden: tuple[int, ...], dim: int, seed: int) -> UserRewardNet:
-        torch.manual_seed(seed)
+    def _fit_reward_net(
+        self,
+        stage: str,
+        hidden: tuple[int, ...],
+        epochs: int,
+        loss_of,
+        fit: Tensors,
+        validation: Tensors | None,
+        seed: int,
+    ) -> UserRewardNet:
+        """g0 as the global learner fits it (users hidden), then the user deltas on top of
+        the frozen g0, each step selected on the held-out rows (see the module docstring)."""
+        dim = fit["x1"].shape[1]
+        base = super()._new_reward_net(hidden, dim, seed)
+
+        def population_loss(batch):
+            return loss_of(base.pair_diff(batch["x1"], batch["x2"]), batch)
+
+        self._stage(stage, base, population_loss, fit, validation, epochs, seed)
+        user_seed = stage_seed(seed, "users")
+        torch.manual_seed(user_seed)
         net = UserRewardNet(
+            base,
             dim,
             tuple(hidden),
             self.dropout,
             self.batch_norm,
             int(self.users_.size),
             self.rank,
-            self.embedding_scale,
             self.embedding_decay,
+        ).to(torch.device(self.device))
+
+        def user_loss(batch):
+            return loss_of(self._pair_diff(net, batch), batch)
+
+        self._stage(
+            f"{stage}_users",
+            net,
+            user_loss,
+            fit,
+            validation,
+            epochs,
+            user_seed,
+            include_initial=True,
         )
-        return net.to(torch.device(self.device))
+        return net
 
     def _pair_diff(self, net: torch.nn.Module, batch: Tensors) -> torch.Tensor:
-        users = batch["user"]
-        if net.training and self.user_dropout > 0:
-            # Rows whose user is hidden train the base g0 directly as the population model,
-            # which is what an unseen user gets (draws from torch's seeded generator).
-            hidden = torch.rand(users.shape, device=users.device) < self.user_dropout
-            users = torch.where(hidden, torch.full_like(users, UNSEEN), users)
-        return net.pair_diff(batch["x1"], batch["x2"], users)
+        return net.pair_diff(batch["x1"], batch["x2"], batch["user"])
 
     def _barrier_of(self, batch: Tensors) -> float | torch.Tensor:
         return batch.get("barrier", self.barrier)
@@ -186,9 +222,7 @@ class _Personalized(PairwiseLearner):
     def base_reward_net(self) -> RewardNet:
         """The fitted base reward g0 as a plain RewardNet: the model an unseen user gets, and
         the one a run saves (user embeddings are not saved)."""
-        net = self._fitted()
-        in_dim = net.trunk[0].in_features if len(net.trunk) else net.base.in_features
-        return net.base_reward_net(in_dim, tuple(self.hidden), self.dropout, self.batch_norm)
+        return self._fitted().base.eval()
 
     def predict_diff(
         self, x1: np.ndarray, x2: np.ndarray, user_id: np.ndarray | None = None
@@ -247,20 +281,33 @@ class _PersonalizedTwoStage(_Personalized):
             )
             scaled = self.barrier * torch.from_numpy(self._nuisance_diff(net, fit)).float()
         users = fit["user"].cpu().numpy()
-        estimate = estimate_barriers(
-            users,
-            fit["response_time"].cpu().numpy(),
-            scaled.cpu().numpy(),
-            count=int(self.users_.size) + 1,
-            shrink=self.barrier_shrinkage,
-        )
+        count = int(self.users_.size) + 1
+        times = fit["response_time"].cpu().numpy()
+        if self.per_user_non_decision:
+            estimate = estimate_user_ddm(
+                users, times, scaled.cpu().numpy(), count=count, shrink=self.barrier_shrinkage
+            )
+            # The level of t0 stays the configured one: only each user's shift from the
+            # population is taken from the data (row UNSEEN gets no shift).
+            shifts = estimate["shifts"] - estimate["population_shift"]
+        else:
+            estimate = estimate_barriers(
+                users, times, scaled.cpu().numpy(), count=count, shrink=self.barrier_shrinkage
+            )
+            shifts = np.zeros(count)
         # Only the users' relative caution comes from the data: the level stays the global a
         # (the pooled moment estimate is biased low where early-stopped log-loss shrinks
         # |a v| on near-deterministic choices, and that bias is common to all users).
         # Indexed by embedding row; row UNSEEN has no fit rows and gets the global a.
         self.user_barriers_ = self.barrier * estimate["barriers"] / estimate["population"]
+        self.user_non_decision_times_ = self.non_decision_time + shifts
         self.barrier_estimate_ = estimate
-        table = torch.from_numpy(self.user_barriers_).float().to(fit["x1"].device)
+        device = fit["x1"].device
+        table = torch.from_numpy(self.user_barriers_).float().to(device)
+        shift_table = torch.from_numpy(shifts).float().to(device)
+        for part in (fit, validation):
+            if part is not None:
+                part["response_time"] = part["response_time"] - shift_table[part["user"]]
         time_scale = self._time_scales(fit)
         for part in (fit, validation):
             if part is not None:
@@ -285,6 +332,13 @@ class _PersonalizedTwoStage(_Personalized):
         if not hasattr(self, "user_barriers_"):
             raise RuntimeError(f"{self._name()}: fitted without per_user_barrier")
         return {int(u): float(a) for u, a in zip(self.users_, self.user_barriers_[1:], strict=True)}
+
+    def non_decision_times_by_user(self) -> dict[int, float]:
+        """Estimated t0_u per training user id (the global t0 without per_user_non_decision)."""
+        if not hasattr(self, "user_non_decision_times_"):
+            raise RuntimeError(f"{self._name()}: fitted without per_user_barrier")
+        pairs = zip(self.users_, self.user_non_decision_times_[1:], strict=True)
+        return {int(u): float(t0) for u, t0 in pairs}
 
 
 @dataclasses.dataclass(kw_only=True)
