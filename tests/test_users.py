@@ -194,13 +194,16 @@ def test_summary_pairs_each_variant_with_the_global_model_of_its_seed(tmp_path):
 
     records = [
         *(_record("global", seed, 10.0 + seed) for seed in range(3)),
+        *(_record("personalized", seed, 9.0 + seed) for seed in range(3)),
         *(_record("personalized_user_barriers", seed, 8.0 + seed, True) for seed in range(3)),
     ]
     summary = summarize(records)
-    entry = next(e for e in summary["table"] if e["variant"] != "global")
+    entry = next(e for e in summary["table"] if e["variant"] == "personalized_user_barriers")
     # Paired per seed: the difference is exactly -2 in every seed, so the interval is 0.
     assert entry["seen_mse_minus_global"]["mean"] == pytest.approx(-2.0)
     assert entry["seen_mse_minus_global"]["half_width"] == pytest.approx(0.0)
+    # ... and what one barrier for everyone costs the same personalized learner.
+    assert entry["seen_mse_minus_personalized"]["mean"] == pytest.approx(-1.0)
     # Only users with >= 200 training pairs enter the barrier correlation.
     assert entry["barrier_users"] == 9
     assert entry["barrier_log_corr"] == pytest.approx(1.0)
@@ -287,10 +290,11 @@ def test_one_tiny_world_fits_every_variant_and_records_barriers():
     synthetic = {"n_pairs": 300, "dim": 3, "hidden": [4], "seed": 0}
     records = run_experiment_seed(
         synthetic,
-        {**users, "algorithms": ["log_loss", "nonorthogonal"]},
+        {**users, "non_decision_spread": 0.2, "algorithms": ["log_loss", "nonorthogonal"]},
         barrier=1.0,
         training=TINY_TRAINING,
         run_seed=0,
+        non_decision_time=0.2,
     )
     assert [(r["algorithm"], r["variant"]) for r in records] == [
         ("log_loss", "global"),
@@ -298,10 +302,13 @@ def test_one_tiny_world_fits_every_variant_and_records_barriers():
         ("nonorthogonal", "global"),
         ("nonorthogonal", "personalized"),
         ("nonorthogonal", "personalized_user_barriers"),
+        ("nonorthogonal", "personalized_user_ddm"),
     ]
     assert all(r["train_users"] == 5 and r["unseen_users"] == 1 for r in records)
     barriers = records[-1]["barrier_estimates"]
     assert len(barriers["estimate"]) == 5 and all(a > 0 for a in barriers["estimate"])
+    t0 = records[-1]["non_decision_estimates"]
+    assert len(set(t0["truth"])) == 5 and "non_decision_estimates" not in records[-2]
     with pytest.raises(ValueError, match="users.enabled"):
         run_experiment_seed(synthetic, {**users, "enabled": False}, 1.0, TINY_TRAINING, 0)
 
@@ -333,3 +340,102 @@ def test_user_ids_of_raw_shards_join_the_rewards_and_a_missing_user_is_named(tmp
     assert joined.column("user_id").to_pylist() == [7, 8, 7, 9, 8]
     with pytest.raises(DataError, match="no user_id.*pair_index 3"):
         attach_user_ids(rewards, shards[:1])
+
+
+def test_non_decision_times_spread_around_t0_and_shift_every_time_of_their_user():
+    config = UsersConfig(count=40, non_decision_spread=0.3, seed=2)
+    users = draw_users(config, 3, barrier=1.0, non_decision_time=0.25)
+    assert np.all(users.non_decision_times > 0)
+    assert np.exp(np.log(users.non_decision_times).mean()) == pytest.approx(0.25, rel=0.25)
+    # Adding t0_u draws leaves the other draws of the same world as they were.
+    plain = draw_users(dataclasses.replace(config, non_decision_spread=0.0), 3, 1.0, 0, 0.25)
+    np.testing.assert_array_equal(plain.barriers, users.barriers)
+    np.testing.assert_array_equal(plain.non_decision_times, np.full(40, 0.25))
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.standard_normal((2, 2000, 3))
+    user_id = assign_users(2000, config)
+    labels = simulate_user_labels(np.zeros(2000), np.zeros(2000), x1, x2, user_id, users, 1)
+    fastest = np.full(40, np.inf)
+    np.minimum.at(fastest, user_id, labels["response_time"])
+    assert np.all(fastest > users.non_decision_times)
+    with pytest.raises(ValueError, match="non_decision_time"):
+        draw_users(config, 3, barrier=1.0)
+
+
+def test_user_ddm_estimates_follow_the_truth_and_fall_back_where_data_is_thin():
+    from rtpref.users import MIN_PAIRS_FOR_DDM, estimate_user_ddm
+
+    rng = np.random.default_rng(3)
+    count = 20
+    barriers = np.exp(0.4 * rng.standard_normal(count))
+    t0 = 0.3 * np.exp(0.3 * rng.standard_normal(count))
+    user_id = np.repeat(np.arange(count), 200)
+    drift = 1.5 * rng.standard_normal(user_id.size)
+    _, time = ddm.simulate(drift, barriers[user_id], rng, non_decision_time=t0[user_id])
+    scaled = barriers[user_id] * drift  # what a log-loss fit with barrier 1 estimates
+    # The learners pass times minus the global t0; each user's shift from it is estimated.
+    estimate = estimate_user_ddm(user_id, time - 0.3, scaled, count + 1)
+    assert np.corrcoef(np.log(estimate["barriers"][:count]), np.log(barriers))[0, 1] > 0.9
+    assert np.corrcoef(estimate["shifts"][:count], t0 - 0.3)[0, 1] > 0.9
+    # The user id `count` has no pairs: it gets the population values.
+    assert estimate["barriers"][count] == pytest.approx(estimate["population"])
+    assert estimate["shifts"][count] == pytest.approx(estimate["population_shift"])
+    assert np.isnan(estimate["raw_shifts"][count])
+    # A user below the minimum keeps the population values; unshrunk estimates are the raw ones.
+    few = np.concatenate(
+        [np.flatnonzero(user_id == 0)[: MIN_PAIRS_FOR_DDM - 1], np.arange(200, 4000)]
+    )
+    thin = estimate_user_ddm(user_id[few], time[few] - 0.3, scaled[few], count, shrink=False)
+    assert np.isnan(thin["raw_barriers"][0])
+    assert thin["barriers"][0] == pytest.approx(thin["population"])
+    np.testing.assert_allclose(thin["barriers"][1:], thin["raw_barriers"][1:])
+
+
+def test_personalized_learner_starts_from_the_global_fit_and_may_keep_it():
+    pairs = _pairs_with_users(seed=4)
+    training = {**TINY_TRAINING, "log_loss_epochs": 4}
+    personalized = make_learner("log_loss_personalized", training, barrier=1.0, seed=2)
+    personalized.fit(pairs)
+    plain = make_learner("log_loss", training, barrier=1.0, seed=2)
+    plain.fit(dataclasses.replace(pairs, user_id=None))
+    # g0 is exactly the global learner's fit: unseen users get the global model.
+    np.testing.assert_array_equal(
+        personalized.predict_diff(pairs.x1, pairs.x2), plain.predict_diff(pairs.x1, pairs.x2)
+    )
+    deltas = personalized.selection_["log_loss_users"]
+    assert deltas.initial_validation_loss is not None
+    assert 0 <= deltas.epochs_chosen <= deltas.epochs_run
+    if deltas.epochs_chosen == 0:
+        np.testing.assert_array_equal(
+            personalized.predict_diff(pairs.x1, pairs.x2, pairs.user_id),
+            plain.predict_diff(pairs.x1, pairs.x2),
+        )
+
+
+def test_training_keeps_the_starting_point_when_no_epoch_beats_it():
+    import torch
+
+    from rtpref.learners.loop import Optimisation, train
+
+    model = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.zeros_(model.weight)
+
+    def loss(batch):
+        return ((model(batch["x"]).squeeze(-1) - batch["y"]) ** 2).mean()
+
+    # Training pulls w toward 1; the validation rows want w = 0, where it starts.
+    fit = {"x": torch.ones(32, 1), "y": torch.ones(32)}
+    validation = {"x": torch.ones(8, 1), "y": torch.zeros(8)}
+    settings = Optimisation(learning_rate=0.1, batch_size=8, patience=2)
+    record = train(model, loss, fit, 5, settings, 0, "test", validation, include_initial=True)
+    assert record.epochs_chosen == 0 and record.initial_validation_loss == 0.0
+    assert model.weight.item() == 0.0
+    plain = train(model, loss, fit, 3, settings, 0, "test", validation)
+    assert plain.epochs_chosen == 1 and model.weight.item() != 0.0
+
+
+def test_per_user_non_decision_needs_per_user_barriers():
+    training = {**TINY_TRAINING, "per_user_non_decision": True}
+    learner = make_learner("orthogonal_personalized", training, barrier=1.0)
+    with pytest.raises(ValueError, match="per_user_barrier"):
+        learner.fit(_pairs_with_users())
