@@ -12,7 +12,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from helpers import load_test_config, without_slurm_probe
+from helpers import REPO, load_test_config, planned_jobs, without_slurm_probe
 from image_helpers import (
     pickapic_rows,
     save_pickapic_parquet,
@@ -425,3 +425,27 @@ def test_pickapic_with_simulated_users_reports_seen_and_unseen_metrics(
         assert summary[name].is_finite().all(), name
     assert (summary["unseen_pairs"] >= split["unseen_pairs"]).all()
     assert (summary["seen_pairs"] + summary["unseen_pairs"] == summary["test_rows"]).all()
+
+
+@pytest.mark.workflow
+def test_reference_config_with_users_plans_the_personalized_runs_offline(
+    workflow, tmp_path: Path
+) -> None:
+    algorithms = "[log_loss, orthogonal, log_loss_personalized, orthogonal_personalized]"
+    result = workflow.run(
+        "-n",
+        "-p",
+        "--configfile",
+        str(REPO / "config" / "pickapic.yaml"),
+        "--config",
+        "users={enabled: true}",
+        f"algorithms={algorithms}",
+        env={"HF_HUB_OFFLINE": "1", **without_slurm_probe(tmp_path)},
+        timeout=300,
+    )
+    jobs = planned_jobs(result.stdout)
+    assert jobs["train"] == 5 * 4 * 4 and jobs["enhance"] == jobs["chunks"] == 1
+    # The example's deltas read the features: enhance waits for the embeddings.
+    enhance = result.stdout.split("rule enhance:")[1].split("output:")[0]
+    assert "embeddings/train/shard-0.parquet" in enhance
+    assert "raw/train/shard-1.parquet" in enhance
