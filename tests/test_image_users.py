@@ -449,3 +449,20 @@ def test_reference_config_with_users_plans_the_personalized_runs_offline(
     enhance = result.stdout.split("rule enhance:")[1].split("output:")[0]
     assert "embeddings/train/shard-0.parquet" in enhance
     assert "raw/train/shard-1.parquet" in enhance
+
+
+@pytest.mark.workflow
+def test_a_t0_spread_without_a_t0_stops_the_plan_naming_the_keys(workflow, tmp_path: Path) -> None:
+    result = workflow.run(
+        "-n",
+        "--configfile",
+        str(REPO / "config" / "pickapic.yaml"),
+        "--config",
+        "users={enabled: true, non_decision_spread: 0.2}",
+        env={"HF_HUB_OFFLINE": "1", **without_slurm_probe(tmp_path)},
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode != 0
+    assert "users.non_decision_spread=0.2" in result.stderr
+    assert "ddm.non_decision_time" in result.stderr

@@ -246,6 +246,15 @@ USER_SIMULATION = (
     and any(config["users"].get(key, 0) > 0 for key in _SIMULATED_USER_KEYS)
     else None
 )
+if (
+    USER_SIMULATION
+    and USER_SIMULATION.get("non_decision_spread", 0) > 0
+    and not config["ddm"]["non_decision_time"] > 0
+):
+    raise ValueError(
+        f"config: users.non_decision_spread={USER_SIMULATION['non_decision_spread']} spreads "
+        "t0 around ddm.non_decision_time, which is 0; set ddm.non_decision_time > 0"
+    )
 # Image sources with users on split by user: users.unseen_fraction of the users are test-only.
 USER_SPLIT = (
     {
