@@ -7,6 +7,7 @@ reward_1 - reward_2, and :func:`check_choice_sign` guards against a sign flip.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from scipy import stats
 from rtpref import ddm
 from rtpref.data import DataError, check_finite, read_parquet, require_columns
 from rtpref.labels import check_labels
+from rtpref.users import UsersConfig, draw_users_for_ids, simulate_user_labels, simulates_users
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +112,8 @@ def simulate_labels(
     reward_scale: float = 1.0,
     source: str = "rewards",
     non_decision_time: float = 0.0,
+    users: UsersConfig | None = None,
+    feature_paths: Sequence[str | Path] = (),
 ) -> pa.Table:
     """Scale rewards, simulate (choice, response_time) with drift = reward_1 - reward_2.
 
@@ -117,6 +121,12 @@ def simulate_labels(
     otherwise rewards are multiplied by ``reward_scale``. The scaled rewards are the ground
     truth the learners are scored against. ``non_decision_time`` t0 is added to every
     response time (t0 = 0 leaves the decision times as they are).
+
+    With ``users`` that differ (:func:`rtpref.users.simulates_users`), each pair is simulated
+    with its real user's reward r_u(x) = r(x) + s <e_u, P phi(x)> (r the scaled reward,
+    phi(x) the item's features from ``feature_paths``, needed when ``delta_scale`` > 0), barrier
+    a_u and non-decision time t0_u (:func:`rtpref.users.draw_users_for_ids`); reward_1 and
+    reward_2 are then the user's own rewards.
     """
     require_columns(source, rewards.column_names, REWARD_COLUMNS)
     if rewards.num_rows == 0:
@@ -138,10 +148,22 @@ def simulate_labels(
     else:
         scale = reward_scale
     reward_1, reward_2 = scale * raw_1, scale * raw_2
+    user_columns = {}
+    if users is not None and simulates_users(users):
+        simulated = _simulate_users(
+            rewards, reward_1, reward_2, users, feature_paths, barrier, non_decision_time, seed
+        )
+        reward_1, reward_2 = simulated.pop("reward_1"), simulated.pop("reward_2")
+        choice, response_time = simulated.pop("choice"), simulated.pop("response_time")
+        user_columns = simulated
+    else:
+        choice, response_time = ddm.simulate(
+            reward_1 - reward_2,
+            barrier,
+            np.random.default_rng(seed),
+            non_decision_time=non_decision_time,
+        )
     drift = reward_1 - reward_2
-    choice, response_time = ddm.simulate(
-        drift, barrier, np.random.default_rng(seed), non_decision_time=non_decision_time
-    )
     check_labels(
         choice,
         response_time,
@@ -170,5 +192,108 @@ def simulate_labels(
             "choice": choice,
             "response_time": response_time,
             **users,
+            **user_columns,
         }
     )
+
+
+def _simulate_users(
+    rewards: pa.Table,
+    reward_1: np.ndarray,
+    reward_2: np.ndarray,
+    config: UsersConfig,
+    feature_paths: Sequence[str | Path],
+    barrier: float,
+    non_decision_time: float,
+    seed: int,
+) -> dict[str, np.ndarray]:
+    """Choices and times of each pair's own simulated user (``rewards`` sorted by pair_index,
+    with ``user_id``): the user's rewards, labels, and their barrier and t0 (kept as the
+    columns user_barrier and user_non_decision_time of the labels, for inspection)."""
+    if "user_id" not in rewards.column_names:
+        raise DataError(
+            "simulated users (users.delta_scale, barrier_spread or non_decision_spread > 0) "
+            "need each pair's user_id; turn users on with a source that records users"
+        )
+    user_id = rewards.column("user_id").to_numpy().astype(np.int64)
+    pair_index = rewards.column("pair_index").to_numpy()
+    if config.delta_scale > 0:
+        if not feature_paths:
+            raise DataError(
+                f"users.delta_scale={config.delta_scale} needs the pairs' features; none given"
+            )
+        dim = feature_dim(feature_paths[0])
+    else:
+        dim = 1
+    drawn = draw_users_for_ids(config, user_id, dim, barrier, non_decision_time)
+    rows = drawn.rows(user_id)
+    population = drawn.users
+    if config.delta_scale > 0:
+        # The deltas read only P phi(x) (k numbers per item): project the features while they
+        # stream by, and let the users project those with the identity.
+        x1, x2 = projected_features(feature_paths, population.projection, pair_index)
+        population = dataclasses.replace(population, projection=np.eye(config.rank))
+    else:
+        x1 = x2 = np.zeros((len(pair_index), 1))
+    labels = simulate_user_labels(reward_1, reward_2, x1, x2, rows, population, seed)
+    labels.pop("user_id")  # rows of the population; the real ids are the table's
+    log.info(
+        "%d simulated users: delta_scale %g (std of the delta difference %.4f), barriers "
+        "%.3g..%.3g, t0 %.3g..%.3g",
+        drawn.ids.size,
+        config.delta_scale,
+        float(np.std(labels["reward_1"] - labels["reward_2"] - (reward_1 - reward_2))),
+        float(population.barriers.min()),
+        float(population.barriers.max()),
+        float(population.non_decision_times.min()),
+        float(population.non_decision_times.max()),
+    )
+    return {
+        **labels,
+        "user_barrier": population.barrier(rows),
+        "user_non_decision_time": population.non_decision_time(rows),
+    }
+
+
+def feature_dim(path: str | Path) -> int:
+    """The feature width D of a features file (x1: FixedSizeList[D])."""
+    from rtpref.chunks import FEATURE_COLUMNS
+    from rtpref.data import open_parquet
+
+    field = open_parquet(path, ["pair_index", *FEATURE_COLUMNS]).schema_arrow.field("x1")
+    if not pa.types.is_fixed_size_list(field.type):
+        raise DataError(f"{path}: column 'x1' is {field.type}, expected fixed_size_list")
+    return int(field.type.list_size)
+
+
+def projected_features(
+    feature_paths: Sequence[str | Path], projection: np.ndarray, pair_index: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(P phi(x1), P phi(x2)) per pair of the sorted ``pair_index``, streamed from the feature
+    files (a pair with features but no rewards is an error, as in chunks; a pair with rewards
+    but no features is an error naming it)."""
+    from rtpref.chunks import features_to_numpy
+    from rtpref.split import feature_batches, label_positions
+
+    rank = projection.shape[0]
+    out = (np.zeros((pair_index.size, rank)), np.zeros((pair_index.size, rank)))
+    matched = np.zeros(pair_index.size, dtype=bool)
+    for path, batch in feature_batches(list(feature_paths)):
+        batch_index = batch.column("pair_index").to_numpy()
+        positions = label_positions(pair_index, batch_index, path, Path("the rewards"))
+        matched[positions] = True
+        for target, name in zip(out, ("x1", "x2"), strict=True):
+            features = features_to_numpy(batch.column(name), path).astype(np.float64)
+            if features.shape[1] != projection.shape[1]:
+                raise DataError(
+                    f"{path}: features of width {features.shape[1]}, expected "
+                    f"{projection.shape[1]}"
+                )
+            target[positions] = features @ projection.T
+    if not matched.all():
+        missing = np.flatnonzero(~matched)
+        raise DataError(
+            f"users.delta_scale > 0: {missing.size} pair(s) have rewards but no features in "
+            f"{', '.join(map(str, feature_paths))}, first pair_index {int(pair_index[missing[0]])}"
+        )
+    return out

@@ -19,6 +19,22 @@ from typing import Any
 
 METRICS = ("accuracy", "accuracy_true", "mse", "policy_value", "regret")
 FIGURE_METRICS = ("mse", "accuracy", "policy_value", "regret")
+# Optional per-user metrics of runs whose test pairs carry users (image sources with users
+# on): each of USER_GROUP_METRICS for the pairs of users seen / unseen in the run's training
+# rows, e.g. seen_mse and unseen_mse (rtpref.user_metrics); "users" counts the group's users.
+USER_GROUPS = ("seen", "unseen")
+USER_GROUP_METRICS = (
+    "accuracy",
+    "accuracy_true",
+    "mse",
+    "mse_per_user",
+    "policy_value",
+    "regret",
+    "users",
+)
+USER_METRICS = tuple(
+    f"{group}_{name}" for group in USER_GROUPS for name in (*USER_GROUP_METRICS, "pairs")
+)
 # Recorded data has no true rewards: its figures show the held-out fit instead.
 RECORDED_FIGURE_METRICS = ("accuracy", "choice_log_likelihood", "time_log_likelihood")
 

@@ -19,6 +19,7 @@ from rtpref.learners.loop import stage_seed
 from rtpref.metrics import nuisance_errors
 from rtpref.reward_model import RewardModel, training_provenance
 from rtpref.summary import NUISANCE_COLUMNS
+from rtpref.user_metrics import user_group_metrics
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,13 @@ def run_training(
         )
     prompts = prompts_of_pairs(prompts_file, test_pairs.pair_index)
     metrics = evaluate_model(model, test_pairs, predicted, best_of, group_seed, prompts)
+    if (
+        test_pairs.user_id is not None
+        and train_pairs.user_id is not None
+        and rewards_known(test_pairs)
+    ):
+        # Global and personalized runs alike: seen users are those of this run's rows.
+        metrics.update(user_group_metrics(predicted, test_pairs, train_pairs.user_id))
     if model_dir is not None:
         model.save_pretrained(model_dir)
     # Nuisance errors need the true rewards (simulated data only); null for recorded data.

@@ -27,8 +27,9 @@ from rtpref.chunks import (
     features_to_numpy,
 )
 from rtpref.data import DataError, check_finite, open_parquet
-from rtpref.io import atomic_path
+from rtpref.io import atomic_path, write_json
 from rtpref.labels import check_labels
+from rtpref.users import unseen_user_ids
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,40 @@ def draw_test_rows(total: int, test_size: int, split_seed: int, source: Path) ->
     is_test = np.zeros(total, dtype=bool)
     is_test[np.random.default_rng(split_seed).permutation(total)[:test_size]] = True
     return is_test
+
+
+# Written next to the test chunks when the split is by user: which users are unseen.
+USER_SPLIT_FILE = "users.json"
+
+
+def draw_user_split(
+    user_id: NDArray[np.int64],
+    test_size: int,
+    split_seed: int,
+    unseen_fraction: float,
+    users_seed: int,
+    source: Path,
+) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
+    """(is_test per pair by sorted position, unseen user ids): every pair of the unseen users
+    (:func:`rtpref.users.unseen_user_ids`, chosen by id) is a test pair, and ``test_size``
+    pairs of the seen users are drawn with ``split_seed`` for testing, never a seen user's
+    first pair (by pair_index), so every seen user keeps at least one training pair."""
+    unseen = unseen_user_ids(user_id, unseen_fraction, users_seed)
+    is_unseen = np.isin(user_id, unseen)
+    first = np.zeros(user_id.size, dtype=bool)
+    first[np.unique(user_id, return_index=True)[1]] = True
+    candidates = np.flatnonzero(~is_unseen & ~first)
+    if not 0 < test_size <= candidates.size:
+        raise DataError(
+            f"{source}: test_size={test_size} seen-user test pairs asked for, but the "
+            f"{int((~is_unseen).sum())} pairs of the {np.unique(user_id[~is_unseen]).size} seen "
+            f"users have {candidates.size} to spare (each seen user keeps one training pair; "
+            f"{unseen.size} unseen user(s) give all {int(is_unseen.sum())} of theirs to the "
+            "test set); lower test_size or users.unseen_fraction"
+        )
+    is_test = is_unseen.copy()
+    is_test[np.random.default_rng(split_seed).permutation(candidates)[:test_size]] = True
+    return is_test, unseen
 
 
 def feature_batches(feature_paths: list[str | Path]) -> Iterator[tuple[str, pa.RecordBatch]]:
@@ -147,13 +182,52 @@ def write_split_chunks(
     test_size: int,
     split_seed: int,
     rows_per_chunk: int,
+    user_split: dict | None = None,
 ) -> dict[str, int]:
-    """Join labels with features by pair_index and write train/test chunk directories."""
+    """Join labels with features by pair_index and write train/test chunk directories.
+
+    ``user_split`` ({"unseen_fraction", "seed"}, image sources with users on) splits by user
+    when the labels carry ``user_id`` and the fraction is > 0: see :func:`draw_user_split`;
+    the unseen users are recorded in ``users.json`` of the test directory. Otherwise
+    ``test_size`` pairs are drawn at random."""
     labels_path = Path(labels_path)
     labels = read_labels(labels_path)
     label_index = labels.column("pair_index").to_numpy()
     total = labels.num_rows
-    is_test = draw_test_rows(total, test_size, split_seed, labels_path)
+    by_user = (
+        user_split is not None
+        and user_split.get("unseen_fraction", 0) > 0
+        and USER_COLUMN in labels.column_names
+    )
+    record = None
+    if by_user:
+        user_id = labels.column(USER_COLUMN).to_numpy()
+        is_test, unseen = draw_user_split(
+            user_id,
+            test_size,
+            split_seed,
+            user_split["unseen_fraction"],
+            user_split.get("seed", 0),
+            labels_path,
+        )
+        record = {
+            "unseen_fraction": user_split["unseen_fraction"],
+            "seed": user_split.get("seed", 0),
+            "users": int(np.unique(user_id).size),
+            "unseen_users": unseen.tolist(),
+            "unseen_pairs": int(np.isin(user_id, unseen).sum()),
+            "seen_test_pairs": int(test_size),
+        }
+        log.info(
+            "split by user: %d of %d users unseen (%d pairs, all test), %d seen-user test pairs",
+            unseen.size,
+            record["users"],
+            record["unseen_pairs"],
+            test_size,
+        )
+    else:
+        is_test = draw_test_rows(total, test_size, split_seed, labels_path)
+    test_rows = int(is_test.sum())
     matched = np.zeros(total, dtype=bool)
     dim = None
     with (
@@ -185,5 +259,8 @@ def write_split_chunks(
             )
         for writer in writers.values():
             writer.close()
-    log.info("chunks: %d train, %d test rows, dim %s", total - test_size, test_size, dim)
-    return {"train_rows": total - test_size, "test_rows": test_size, "dim": int(dim or 0)}
+        if record is not None:
+            write_json(Path(test_tmp) / USER_SPLIT_FILE, record)
+    train_rows = total - test_rows
+    log.info("chunks: %d train, %d test rows, dim %s", train_rows, test_rows, dim)
+    return {"train_rows": train_rows, "test_rows": test_rows, "dim": int(dim or 0)}

@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 
 from rtpref.data import DataError
-from rtpref.names import METRICS
+from rtpref.names import METRICS, USER_METRICS
 
 KEY_COLUMNS = ("algorithm", "n", "seed")
 # Where the workflow writes a run's record: .../runs/{algorithm}/n{size}/seed{seed}/metrics.json
@@ -70,6 +70,17 @@ def check_record(record: Any, path: str | Path) -> tuple[str, int, int]:
         ):
             raise DataError(
                 f"{path}: metric {name!r} is {value!r}, not a finite number; {_REBUILD}"
+            )
+    # Per-user metrics are optional (runs with users only); null where a group has no pairs.
+    for name in USER_METRICS:
+        value = record.get(name)
+        if value is not None and (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise DataError(
+                f"{path}: metric {name!r} is {value!r}, not a finite number or null; {_REBUILD}"
             )
     return key
 

@@ -432,3 +432,102 @@ def attach_user_ids(rewards: pa.Table, user_paths: Sequence[str | Path]) -> pa.T
             f"{', '.join(map(str, user_paths))}, first pair_index {first}"
         )
     return joined
+
+
+# --- Users keyed by real ids (image sources: Pick-a-Pic's user_id) ---------------------------
+
+
+def _id_entropy(user_id: int) -> int:
+    """A user id (any int64, negative ones too) as the non-negative int SeedSequence takes."""
+    return int(user_id) % 2**64
+
+
+def _id_rng(seed: int, user_id: int, what: str) -> np.random.Generator:
+    return np.random.default_rng(
+        np.random.SeedSequence([seed, _id_entropy(user_id), *what.encode()])
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class UsersById:
+    """:class:`SimulatedUsers` whose row r is the user with real id ``ids[r]`` (sorted)."""
+
+    users: SimulatedUsers
+    ids: NDArray[np.int64]
+
+    def rows(self, user_id: NDArray) -> NDArray[np.int64]:
+        """The row of each real ``user_id``; an id that was not drawn is an error naming it."""
+        user_id = np.asarray(user_id, np.int64)
+        position = np.searchsorted(self.ids, user_id)
+        found = (position < self.ids.size) & (
+            self.ids[np.minimum(position, max(self.ids.size - 1, 0))] == user_id
+        )
+        if not found.all():
+            raise DataError(f"user_id {int(user_id[~found][0])} has no simulated user")
+        return position.astype(np.int64)
+
+
+def draw_users_for_ids(
+    config: UsersConfig,
+    user_ids: NDArray,
+    dim: int,
+    barrier: float,
+    non_decision_time: float = 0.0,
+) -> UsersById:
+    """Simulated users for the real ids ``user_ids`` (duplicates allowed): each user's taste
+    e_u, barrier a_u and non-decision time t0_u are drawn from (``config.seed``, that user's
+    id) alone, so a user keeps them whichever other ids the data hold (adding pairs or users
+    changes nobody's taste); the projection P (k x D) is drawn once from (``config.seed``,
+    ``dim``). Every user draws e_u, z_u and z'_u in that order whatever the spreads, so with
+    ``barrier_spread: 0`` every a_u is ``barrier`` exactly (t0_u likewise)."""
+    if config.non_decision_spread > 0 and non_decision_time <= 0:
+        raise ValueError(
+            f"users.non_decision_spread={config.non_decision_spread} spreads t0 around "
+            f"ddm.non_decision_time, which is {non_decision_time}; set it > 0"
+        )
+    if dim < 1:
+        raise ValueError(f"feature dim must be >= 1, got {dim}")
+    ids = np.unique(np.asarray(user_ids, np.int64))
+    embeddings = np.empty((ids.size, config.rank))
+    z = np.empty((ids.size, 2))
+    for row, user in enumerate(ids):
+        rng = _id_rng(config.seed, int(user), "user")
+        embeddings[row] = rng.standard_normal(config.rank)
+        z[row] = rng.standard_normal(2)
+    projection_rng = np.random.default_rng(
+        np.random.SeedSequence([config.seed, dim, *b"projection"])
+    )
+    projection = projection_rng.standard_normal((config.rank, dim)) / np.sqrt(dim)
+    barriers = barrier * np.exp(config.barrier_spread * z[:, 0])
+    t0 = non_decision_time * np.exp(config.non_decision_spread * z[:, 1])
+    users = SimulatedUsers(embeddings, projection, barriers, config.delta_scale, t0)
+    return UsersById(users, ids)
+
+
+def simulates_users(config: UsersConfig) -> bool:
+    """Whether users differ in anything but their id (taste, barrier or non-decision time)."""
+    return config.enabled and (
+        config.delta_scale > 0 or config.barrier_spread > 0 or config.non_decision_spread > 0
+    )
+
+
+def unseen_user_ids(user_ids: NDArray, fraction: float, seed: int) -> NDArray[np.int64]:
+    """The users held out of training entirely: each user is unseen with probability
+    ``fraction``, decided by a uniform draw from (``seed``, that user's id) alone, so a user
+    stays seen or unseen whichever other users the data hold. When the draws pick no user but
+    ``fraction`` > 0 and there are at least two users, the user with the smallest draw is
+    unseen (so that unseen-user metrics exist); all users unseen leaves the one with the
+    largest draw seen. Sorted ids."""
+    ids = np.unique(np.asarray(user_ids, np.int64))
+    if fraction <= 0 or ids.size == 0:
+        return ids[:0]
+    draws = np.array([_id_rng(seed, int(user), "unseen").random() for user in ids])
+    unseen = draws < fraction
+    if ids.size >= 2 and not unseen.any():
+        unseen[np.argmin(draws)] = True
+    if unseen.all():
+        unseen[np.argmax(draws)] = False
+    return ids[unseen]
+
+
+__all__ += ["UsersById", "draw_users_for_ids", "simulates_users", "unseen_user_ids"]

@@ -231,6 +231,51 @@ def user_id_files(wildcards):
     )
 
 
+# Image sources with users on: simulated users on top of the scorer's rewards (each real
+# user's taste delta, barrier and non-decision time, drawn from users.seed and the user id),
+# when any of their scales is > 0; None keeps one reward, barrier and t0 for everyone.
+_SIMULATED_USER_KEYS = ("delta_scale", "barrier_spread", "non_decision_spread")
+USER_SIMULATION = (
+    {
+        key: config["users"][key]
+        for key in ("rank", "seed", "enabled", *_SIMULATED_USER_KEYS)
+        if key in config["users"]
+    }
+    if USERS_ON
+    and SOURCE in IMAGE_SOURCES
+    and any(config["users"].get(key, 0) > 0 for key in _SIMULATED_USER_KEYS)
+    else None
+)
+if (
+    USER_SIMULATION
+    and USER_SIMULATION.get("non_decision_spread", 0) > 0
+    and not config["ddm"]["non_decision_time"] > 0
+):
+    raise ValueError(
+        f"config: users.non_decision_spread={USER_SIMULATION['non_decision_spread']} spreads "
+        "t0 around ddm.non_decision_time, which is 0; set ddm.non_decision_time > 0"
+    )
+# Image sources with users on split by user: users.unseen_fraction of the users are test-only.
+USER_SPLIT = (
+    {
+        "unseen_fraction": config["users"].get("unseen_fraction", 0.2),
+        "seed": config["users"].get("seed", 0),
+    }
+    if USERS_ON and SOURCE in IMAGE_SOURCES
+    else None
+)
+
+
+def user_feature_files(wildcards):
+    """Features phi(x) of every pair, which the user deltas s <e_u, P phi(x)> read (only when
+    users.delta_scale > 0)."""
+    if USER_SIMULATION is None or not USER_SIMULATION.get("delta_scale", 0) > 0:
+        return []
+    return expand(
+        results(f"embeddings/{wildcards.split}/shard-{{shard}}.parquet"), shard=SHARDS
+    )
+
+
 def get_final_output():
     if SOURCE == "flow":
         return flow_final_output()  # below

@@ -16,6 +16,7 @@ rule enhance:
     input:
         rewards=reward_files,
         users=user_id_files,
+        features=user_feature_files,
     output:
         results("enhanced/{split}.parquet"),
     log:
@@ -24,6 +25,7 @@ rule enhance:
         benchmarks("enhance/{split}.tsv")
     params:
         ddm=config["ddm"],
+        users=USER_SIMULATION,
     script:
         "../scripts/enhance.py"
 
@@ -42,6 +44,7 @@ rule chunks:
     params:
         test_size=config.get("test_size"),  # absent for source flow
         chunks=config["chunks"],
+        user_split=USER_SPLIT,
     script:
         "../scripts/chunks.py"
 

@@ -11,6 +11,7 @@ def main(snakemake):
         test_size=snakemake.params.test_size,
         split_seed=snakemake.params.chunks["split_seed"],
         rows_per_chunk=snakemake.params.chunks["rows_per_chunk"],
+        user_split=snakemake.params.get("user_split"),
     )
 
 

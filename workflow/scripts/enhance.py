@@ -1,7 +1,7 @@
 from rtpref.enhance import read_rewards, simulate_labels
 from rtpref.io import write_parquet
 from rtpref.jobs import run_job
-from rtpref.users import attach_user_ids
+from rtpref.users import UsersConfig, attach_user_ids
 
 
 def main(snakemake):
@@ -17,6 +17,10 @@ def main(snakemake):
         reward_scale=ddm["reward_scale"],
         source=", ".join(snakemake.input.rewards),
         non_decision_time=ddm["non_decision_time"],
+        users=UsersConfig.from_config(snakemake.params.users)
+        if snakemake.params.users
+        else None,
+        feature_paths=list(snakemake.input.get("features") or []),
     )
     write_parquet(snakemake.output[0], labels)
 
