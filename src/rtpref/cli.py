@@ -19,6 +19,8 @@ from rtpref.annotate.command import annotate
 
 BAD_INPUT = 2
 FAILURE = 1
+# The column of user ids `rtpref score` uses by default with a personalized model.
+USER_COLUMN = "user_id"
 
 
 def _reported(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -100,14 +102,32 @@ def _parquet_files(path: Path) -> list[Path]:
 @_path_option(
     "--out", "out_path", "Output Parquet file: the input rows plus predicted_diff and prob_first."
 )
+@click.option(
+    "--user-column",
+    "user_column",
+    default=None,
+    metavar="NAME",
+    help="Column of integer user ids: a personalized model (one saved by a *_personalized run) "
+    "scores each pair with its user's reward g0(x) + <E_u, h(x)>, and with the population "
+    f"reward g0 where the user is not in the model. Default: {USER_COLUMN!r} if the pairs "
+    "have that column and the model has users, else none. A model without users ignores "
+    "it; pass '' to score every pair with g0.",
+)
 @_reported
-def score(model_path: str, pairs_path: Path, items_path: Path | None, out_path: Path) -> None:
+def score(
+    model_path: str,
+    pairs_path: Path,
+    items_path: Path | None,
+    out_path: Path,
+    user_column: str | None,
+) -> None:
     """Score pairs with a trained reward model.
 
     Adds two columns to every row: predicted_diff = g(x1) - g(x2), the predicted reward
     difference, and prob_first = sigmoid(2 a predicted_diff), the probability that the first
     item is preferred under the drift-diffusion model with the model's barrier a.
-    The output is written atomically (complete or not at all).
+    With a personalized model and user ids (see --user-column), g is each pair's user's
+    reward. The output is written atomically (complete or not at all).
     """
     import numpy as np
     import pyarrow as pa
@@ -119,8 +139,15 @@ def score(model_path: str, pairs_path: Path, items_path: Path | None, out_path: 
     from rtpref.sources import recorded
 
     model = RewardModel.from_pretrained(model_path)
+    if user_column and not model.has_users:
+        click.echo(
+            f"rtpref: note: {model_path} has no users; --user-column {user_column} is "
+            "ignored and every pair is scored with its one reward g",
+            err=True,
+        )
     lookup = None
     tables = []
+    user_pairs = 0
     for file in tqdm(_parquet_files(pairs_path), desc="scoring", unit="file"):
         table = read_parquet(file)
         names = table.column_names
@@ -145,7 +172,12 @@ def score(model_path: str, pairs_path: Path, items_path: Path | None, out_path: 
                 f"takes width {model.in_dim}; use features from the model's embedder "
                 "(`rtpref embed --model ...`)"
             )
-        diff = model.predict_diff(first, second)
+        user_id = None
+        column = _user_column(user_column, names, model.has_users)
+        if column is not None:
+            user_id = _user_ids(file, table, column)
+            user_pairs += int(np.count_nonzero(model.users.rows(user_id)))
+        diff = model.predict_diff(first, second, user_id=user_id)
         tables.append(
             table.append_column("predicted_diff", pa.array(diff, pa.float64())).append_column(
                 "prob_first", pa.array(model.prob_first(diff), pa.float64())
@@ -158,6 +190,44 @@ def score(model_path: str, pairs_path: Path, items_path: Path | None, out_path: 
         f"(mean prob_first {float(np.mean(result.column('prob_first'))):.4f})",
         err=True,
     )
+    if model.has_users:
+        click.echo(
+            f"{user_pairs} pair(s) scored with their user's reward; the others with g0 "
+            "(no user id, or a user not in the model)",
+            err=True,
+        )
+
+
+def _user_column(option: str | None, names: list[str], has_users: bool) -> str | None:
+    """The column of user ids to score a file with (see ``score --user-column``)."""
+    if not has_users or option == "":
+        return None
+    if option is None:
+        return USER_COLUMN if USER_COLUMN in names else None
+    return option
+
+
+def _user_ids(file: Path, table: Any, column: str) -> Any:
+    """The integer user id of every row of ``table``; a missing column or user is an error."""
+    import numpy as np
+    import pyarrow as pa
+
+    from rtpref.data import DataError
+    from rtpref.sources.recorded import ROW_NOTE
+
+    if column not in table.column_names:
+        raise DataError(f"{file}: no column {column!r} (--user-column); has {table.column_names}")
+    values = table.column(column)
+    if not pa.types.is_integer(values.type):
+        raise DataError(f"{file}: column {column!r} has type {values.type}; expected integer ids")
+    nulls = np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if nulls.any():
+        raise DataError(
+            f"{file}: column {column!r}, row {int(np.flatnonzero(nulls)[0])} ({ROW_NOTE}): "
+            f"missing user id ({int(nulls.sum())} row(s) in all); give every pair its user, "
+            "or pass --user-column '' to score every pair with g0"
+        )
+    return values.to_numpy().astype(np.int64)
 
 
 @main.command()

@@ -101,8 +101,8 @@ def run_training(
         )
     selection = {stage: record.as_dict() for stage, record in learner.selection_.items()}
     epochs_chosen = {stage: int(record["epochs_chosen"]) for stage, record in selection.items()}
-    # A personalized learner saves its base reward g0 (what an unseen user gets) and scores
-    # each test pair with that pair's user.
+    # A personalized learner saves its base reward g0 (what an unseen user gets) with its
+    # user part (ids, embeddings, h) beside it; each test pair is scored with its user.
     personalized = getattr(learner, "personalized", False)
     model = RewardModel.from_net(
         learner.base_reward_net() if personalized else learner.reward_net_,
@@ -116,11 +116,12 @@ def run_training(
         },
         provenance={**(provenance or {}), **training_provenance(train_pairs, rows, seed)},
         calibration=calibration,
+        users=learner.user_part() if personalized else None,
     )
-    if personalized:
-        predicted = learner.predict_diff(test_pairs.x1, test_pairs.x2, user_id=test_pairs.user_id)
-    else:
-        predicted = model.predict_diff(test_pairs.x1, test_pairs.x2)
+    # From the saved model's predictions, so that `rtpref score` reproduces the metrics.
+    predicted = model.predict_diff(
+        test_pairs.x1, test_pairs.x2, user_id=test_pairs.user_id if personalized else None
+    )
     # The loss is checked before each step; the last step can still blow the weights up.
     if not np.isfinite(predicted).all():
         raise TrainingDiverged(

@@ -37,6 +37,7 @@ user's share of the batches, so users with few pairs stay near the base model.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from typing import ClassVar
 
@@ -221,8 +222,21 @@ class _Personalized(PairwiseLearner):
     # -- prediction ----------------------------------------------------------------------
     def base_reward_net(self) -> RewardNet:
         """The fitted base reward g0 as a plain RewardNet: the model an unseen user gets, and
-        the one a run saves (user embeddings are not saved)."""
+        the ``net`` a run saves (with ``user_part()`` beside it)."""
         return self._fitted().base.eval()
+
+    def user_part(self):
+        """The fitted user part (training user ids, embeddings E with the zero row UNSEEN
+        first, and a CPU copy of h) as a ``rtpref.reward_model.UserPart``: with
+        ``base_reward_net()`` it is what ``RewardModel.from_net(..., users=...)`` saves."""
+        from rtpref.reward_model import UserPart
+
+        net = self._fitted()
+        return UserPart(
+            user_ids=np.array(self.users_, dtype=np.int64, copy=True),
+            embeddings=net.embeddings.weight.detach().cpu().clone(),
+            features=copy.deepcopy(net.features).cpu().eval(),
+        )
 
     def predict_diff(
         self, x1: np.ndarray, x2: np.ndarray, user_id: np.ndarray | None = None
