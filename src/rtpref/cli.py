@@ -51,7 +51,8 @@ def main() -> None:
     """Use reward models trained by the rtpref workflow.
 
     Every training run saves its model in
-    results/NAME/runs/ALGORITHM/nSIZE/seedSEED/model/ (config.json + model.safetensors).
+    results/NAME/runs/ALGORITHM/nSIZE/seedSEED/model/ (config.json + model.safetensors, and
+    users.safetensors for a *_personalized run: score its pairs per user with --user-column).
 
     \b
     Score pairs of precomputed features:

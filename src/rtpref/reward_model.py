@@ -121,9 +121,8 @@ def _check_user_part(
     if not isinstance(user_ids, np.ndarray) or user_ids.ndim != 1 or user_ids.dtype != np.int64:
         raise error(f"{where}: user_ids must be a 1-d int64 array")
     if user_ids.size and np.any(np.diff(user_ids) <= 0):
-        repeated = np.diff(user_ids) == 0
-        what = "duplicate" if repeated.any() else "unsorted"
         at = int(np.flatnonzero(np.diff(user_ids) <= 0)[0]) + 1
+        what = "duplicate" if user_ids[at] == user_ids[at - 1] else "unsorted"
         raise error(
             f"{where}: user_ids must be sorted and unique; {what} user id {int(user_ids[at])} "
             f"at position {at}"
