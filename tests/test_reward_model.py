@@ -199,3 +199,17 @@ def test_embed_uses_the_recorded_embedder_and_refuses_another(tmp_path: Path) ->
     moved = embed("good", "--embedder", str(other))
     assert moved.exit_code == 2 and str(weights) in moved.output
     assert str(clip / DEMO_WEIGHTS_NAME) in moved.output and not out.exists()
+
+
+def test_a_model_from_a_newer_format_is_refused_by_name(tmp_path):
+    from rtpref.learners.networks import RewardNet
+    from rtpref.reward_model import FORMAT_VERSION, ModelFileError, RewardModel
+
+    net = RewardNet(3, (4,), 0.0, False)
+    directory = RewardModel.from_net(net, "log_loss", 1.0).save_pretrained(tmp_path / "model")
+    config_path = directory / "config.json"
+    config = json.loads(config_path.read_text())
+    config["format_version"] = FORMAT_VERSION + 1
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(ModelFileError, match="format_version"):
+        RewardModel.from_pretrained(directory)

@@ -478,6 +478,12 @@ def _read_config(path: Path) -> dict[str, Any]:
         raise ModelFileError(f"{path}: unreadable config ({error})") from error
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not an rtpref reward model config (format != {FORMAT!r})")
+    version = config.get("format_version", FORMAT_VERSION)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: format_version {version!r} is newer than this rtpref reads "
+            f"({FORMAT_VERSION}); upgrade rtpref"
+        )
     architecture = config.get("architecture", {})
     missing = [
         key for key in ("in_dim", "hidden", "dropout", "batch_norm") if key not in architecture
