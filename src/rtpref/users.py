@@ -38,6 +38,7 @@ __all__ = [
     "draw_users",
     "estimate_barriers",
     "estimate_user_ddm",
+    "shrink_toward",
     "simulate_user_labels",
 ]
 
@@ -233,22 +234,15 @@ def estimate_barriers(
     relative_variance = float(np.mean(deviations[several])) if several.any() else 1.0
     noise = np.full(count, np.inf)
     noise[has] = 0.25 * relative_variance / pairs[has]
-    log_population = np.log(population)
-    between = float(max(np.nanvar(log_raw[has]) - np.mean(noise[has]), 0.0)) if has.any() else 0.0
-    if shrink:
-        # Noise-free users (identical per-pair estimates) keep their own value.
-        weight = np.where(has, between / np.maximum(between + noise, 1e-300), 0.0)
-    else:
-        weight = has.astype(np.float64)
-    log_estimate = np.where(
-        has, weight * np.nan_to_num(log_raw) + (1 - weight) * log_population, log_population
+    log_estimate, _, between_sd = shrink_toward(
+        log_raw, noise, has, shrink, center=float(np.log(population))
     )
     return {
         "barriers": np.exp(log_estimate),
         "raw": np.exp(log_raw),
         "pairs": pairs,
         "population": population,
-        "between_user_sd": float(np.sqrt(between)),
+        "between_user_sd": between_sd,
     }
 
 
@@ -319,18 +313,28 @@ def _fit_time_likelihood(
     return log_barrier.detach().numpy(), shift.detach().numpy(), variance_a, variance_s
 
 
-def _shrink(
-    raw: NDArray, variance: NDArray, fallback: float, has: NDArray, shrink: bool
+def shrink_toward(
+    raw: NDArray,
+    variance: NDArray,
+    has: NDArray,
+    shrink: bool,
+    center: float | None = None,
+    fallback: float = 0.0,
 ) -> tuple[NDArray, float, float]:
-    """Empirical-Bayes shrinkage of ``raw`` toward the users' mean: weight tau^2 / (tau^2 +
-    variance) with tau^2 the between-user variance left after the noise. Returns the
-    shrunk values, the population value (``fallback`` if no user has an estimate) and tau."""
+    """Empirical-Bayes shrinkage of per-user ``raw`` estimates (those where ``has``, with
+    sampling ``variance``) toward ``center`` (default: the users' mean): weight tau^2 /
+    (tau^2 + variance), with tau^2 the between-user variance left after the noise; users
+    without an estimate get the center. ``shrink=False`` keeps the raw values. Returns the
+    estimates, the center (``fallback`` when no user has an estimate and no center is given)
+    and tau."""
     usable = has & np.isfinite(variance)
     if not usable.any():
-        return np.full(raw.shape, fallback), fallback, 0.0
-    population = float(np.mean(raw[usable]))
+        value = fallback if center is None else center
+        return np.full(raw.shape, value), value, 0.0
+    population = float(np.mean(raw[usable])) if center is None else center
     between = float(max(np.var(raw[usable]) - np.mean(variance[usable]), 0.0))
     if shrink:
+        # Noise-free users (zero variance) keep their own value.
         weight = np.where(usable, between / np.maximum(between + variance, 1e-300), 0.0)
     else:
         weight = usable.astype(np.float64)
@@ -374,6 +378,8 @@ def estimate_user_ddm(
     raw_shift = np.full(count, np.nan)
     variance_a = np.full(count, np.inf)
     variance_shift = np.full(count, np.inf)
+    # Without any user to average, one fit pooling every pair gives the population values.
+    fallback_a = fallback_shift = float("nan")
     if has.any():
         rows = has[user_id]
         groups = np.flatnonzero(has)
@@ -383,15 +389,16 @@ def estimate_user_ddm(
             time[rows], z[rows], group_of_user[user_id[rows]], groups.size
         )
         raw_a[groups], raw_shift[groups], variance_a[groups], variance_shift[groups] = estimates
-        pooled_a, pooled_shift = np.full(1, np.nan), np.full(1, np.nan)  # not needed
     else:
-        pooled = _fit_time_likelihood(time, z, np.zeros(time.size, np.int64), 1)
-        pooled_a, pooled_shift = pooled[0], pooled[1]
-    log_barriers, log_population, barrier_sd = _shrink(
-        raw_a, variance_a, float(pooled_a[0]), has, shrink
+        pooled_a, pooled_shift, _, _ = _fit_time_likelihood(
+            time, z, np.zeros(time.size, np.int64), 1
+        )
+        fallback_a, fallback_shift = float(pooled_a[0]), float(pooled_shift[0])
+    log_barriers, log_population, barrier_sd = shrink_toward(
+        raw_a, variance_a, has, shrink, fallback=fallback_a
     )
-    shifts, population_shift, shift_sd = _shrink(
-        raw_shift, variance_shift, float(pooled_shift[0]), has, shrink
+    shifts, population_shift, shift_sd = shrink_toward(
+        raw_shift, variance_shift, has, shrink, fallback=fallback_shift
     )
     return {
         "barriers": np.exp(log_barriers),
