@@ -90,6 +90,13 @@ def test_barrier_estimates_follow_the_truth_and_shrink_where_data_is_thin():
     assert np.std(np.log(thin["barriers"])) < np.std(np.log(thin["raw"]))
     raw = estimate_barriers(user_id[few], time[few], scaled[few], count, shrink=False)
     np.testing.assert_allclose(raw["barriers"], raw["raw"])
+    # Times minus a global t0 larger than a user's own can sum to <= 0: that user gets the
+    # population value, and nobody gets NaN.
+    shifted = time.copy()
+    shifted[user_id == 0] = -0.1
+    fast = estimate_barriers(user_id, shifted, scaled, count)
+    assert np.all(np.isfinite(fast["barriers"]))
+    assert fast["barriers"][0] == pytest.approx(fast["population"])
 
 
 def _pairs_with_users(rows: int = 240, users: int = 4, seed: int = 0) -> Pairs:

@@ -15,6 +15,8 @@ from scipy import stats  # noqa: E402
 
 from rtpref.io import atomic_path  # noqa: E402
 
+# Tick marks of the log-scale barrier panels (barriers are log-normal around a).
+BARRIER_TICKS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 # Users need at least this many training pairs to enter the barrier correlation.
 BARRIER_MIN_PAIRS = 200
 
@@ -175,6 +177,10 @@ def plot_barrier_estimates(records: list[dict[str, Any]], output: str | Path) ->
             if row == 0:
                 ax.set_xscale("log")
                 ax.set_yscale("log")
+                for axis in (ax.xaxis, ax.yaxis):
+                    axis.set_major_locator(ticker.FixedLocator(BARRIER_TICKS))
+                    axis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+                    axis.set_minor_formatter(ticker.NullFormatter())
             ax.set_title(f"{algorithm} {variant}".strip(), fontsize=9)
             ax.set_xlabel(f"true {what}")
             ax.set_ylabel(f"estimated {what} (marker size ~ pairs)")

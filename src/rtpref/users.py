@@ -222,7 +222,10 @@ def estimate_barriers(
     ratio_sum = np.bincount(user_id, ratio, minlength=count)
     has = pairs > 0
     log_raw = np.full(count, np.nan)
-    log_raw[has] = 0.5 * np.log(time_sum[has] / ratio_sum[has])
+    # Decision times are response times minus the global t0, so a user whose own t0 is
+    # smaller can have a non-positive sum: no estimate (the population value) for them.
+    positive = has & (time_sum > 0)
+    log_raw[positive] = 0.5 * np.log(time_sum[positive] / ratio_sum[positive])
     # Per-pair a^2 estimates T / q scatter around their user's mean; their pooled relative
     # variance (one number, so a user with one pair is not taken as noise-free) sets se_u^2.
     per_pair = time / ratio
@@ -327,7 +330,8 @@ def shrink_toward(
     without an estimate get the center. ``shrink=False`` keeps the raw values. Returns the
     estimates, the center (``fallback`` when no user has an estimate and no center is given)
     and tau."""
-    usable = has & np.isfinite(variance)
+    # A non-finite raw value (e.g. a user whose decision times sum to <= 0) is no estimate.
+    usable = has & np.isfinite(variance) & np.isfinite(raw)
     if not usable.any():
         value = fallback if center is None else center
         return np.full(raw.shape, value), value, 0.0
