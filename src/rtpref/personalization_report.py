@@ -134,7 +134,8 @@ def plot_mse_vs_user_pairs(records: list[dict[str, Any]], output: str | Path) ->
             inside = bins == b
             centres.append(np.exp(np.log(np.maximum(pairs[inside], 1)).mean()))
             means.append(mse[inside].mean())
-        style = "--" if variant == "global" else ":" if variant.endswith("barriers") else "-"
+        style = {"global": "--", "personalized_user_barriers": ":"}.get(variant, "-")
+        style = "-." if variant == "personalized_user_ddm" else style
         ax.plot(centres, means, style, marker="o", label=f"{algorithm} {variant}")
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(ticker.ScalarFormatter())
