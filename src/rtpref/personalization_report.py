@@ -60,28 +60,29 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
                 }
                 paired = [r[metric] - one[r["seed"]][metric] for r in rows if metric in r]
                 entry[f"{metric}_minus_personalized"] = _interval(paired)
-        for key, prefix, transform in (
-            ("barrier_estimates", "barrier", np.log),
-            ("non_decision_estimates", "non_decision", lambda values: values),
+        for key, prefix, corr_name, transform in (
+            ("barrier_estimates", "barrier", "barrier_log_corr", np.log),
+            ("non_decision_estimates", "non_decision", "non_decision_corr", np.asarray),
         ):
             estimates = [r[key] for r in rows if key in r]
             if estimates:
-                entry.update(_estimate_correlation(estimates, prefix, transform))
+                entry.update(_estimate_correlation(estimates, prefix, corr_name, transform))
         table.append(entry)
     return {"table": table, "barrier_min_pairs": BARRIER_MIN_PAIRS}
 
 
-def _estimate_correlation(estimates: list[dict[str, list]], prefix: str, transform) -> dict:
+def _estimate_correlation(
+    estimates: list[dict[str, list]], prefix: str, corr_name: str, transform
+) -> dict:
     """corr(transform(estimate), transform(truth)) over users with at least
     ``BARRIER_MIN_PAIRS`` training pairs, pooled over seeds (None if undefined)."""
     estimate = np.concatenate([e["estimate"] for e in estimates])
     truth = np.concatenate([e["truth"] for e in estimates])
     enough = np.concatenate([e["pairs"] for e in estimates]) >= BARRIER_MIN_PAIRS
     defined = enough.sum() > 2 and np.ptp(truth[enough]) > 0 and np.ptp(estimate[enough]) > 0
-    name = f"{prefix}_log_corr" if prefix == "barrier" else f"{prefix}_corr"
     return {
         f"{prefix}_users": int(enough.sum()),
-        name: float(np.corrcoef(transform(estimate[enough]), transform(truth[enough]))[0, 1])
+        corr_name: float(np.corrcoef(transform(estimate[enough]), transform(truth[enough]))[0, 1])
         if defined
         else None,
     }

@@ -32,7 +32,8 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike, NDArray
 
-from rtpref.learners.networks import Dropout, RewardNet
+from rtpref.learners.networks import UNSEEN, Dropout, RewardNet, UserRewardNet
+from rtpref.users import embedding_rows
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -53,29 +54,27 @@ class ModelFileError(ValueError):
     """A saved model that cannot be used; the message names the file and what is wrong."""
 
 
-def architecture_of(net: RewardNet) -> dict[str, Any]:
-    """in_dim, hidden, dropout and batch_norm of a RewardNet, read from its layers."""
-    linears = [layer for layer in net.body if isinstance(layer, torch.nn.Linear)]
-    dropouts = [layer for layer in net.body if isinstance(layer, Dropout)]
+def _layers_architecture(layers: torch.nn.Sequential) -> dict[str, Any]:
+    """hidden widths, dropout and batch_norm of an mlp ending in a Linear, read from its
+    layers."""
+    linears = [layer for layer in layers if isinstance(layer, torch.nn.Linear)]
+    dropouts = [layer for layer in layers if isinstance(layer, Dropout)]
     return {
-        "in_dim": int(linears[0].in_features),
         "hidden": [int(layer.out_features) for layer in linears[:-1]],
         "dropout": float(dropouts[0].p) if dropouts else 0.0,
-        "batch_norm": any(isinstance(layer, torch.nn.BatchNorm1d) for layer in net.body),
+        "batch_norm": any(isinstance(layer, torch.nn.BatchNorm1d) for layer in layers),
     }
+
+
+def architecture_of(net: RewardNet) -> dict[str, Any]:
+    """in_dim, hidden, dropout and batch_norm of a RewardNet, read from its layers."""
+    return {"in_dim": int(net.body[0].in_features), **_layers_architecture(net.body)}
 
 
 def features_architecture(features: torch.nn.Sequential) -> dict[str, Any]:
     """rank, hidden, dropout and batch_norm of a user network h (an mlp ending in a Linear to
     rank k), read from its layers."""
-    linears = [layer for layer in features if isinstance(layer, torch.nn.Linear)]
-    dropouts = [layer for layer in features if isinstance(layer, Dropout)]
-    return {
-        "rank": int(linears[-1].out_features),
-        "hidden": [int(layer.out_features) for layer in linears[:-1]],
-        "dropout": float(dropouts[0].p) if dropouts else 0.0,
-        "batch_norm": any(isinstance(layer, torch.nn.BatchNorm1d) for layer in features),
-    }
+    return {"rank": int(features[-1].out_features), **_layers_architecture(features)}
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -107,11 +106,7 @@ class UserPart:
 
     def rows(self, user_id: NDArray[np.int64]) -> NDArray[np.int64]:
         """Embedding row of each user id: 1 + its position in ``user_ids``, 0 if absent."""
-        position = np.searchsorted(self.user_ids, user_id)
-        known = (position < self.user_ids.size) & (
-            self.user_ids[np.minimum(position, max(self.user_ids.size - 1, 0))] == user_id
-        )
-        return np.where(known, position + 1, 0).astype(np.int64)
+        return embedding_rows(self.user_ids, user_id)
 
 
 def _check_user_part(
@@ -191,25 +186,6 @@ def _rtpref_version() -> str:
     return __version__
 
 
-class _UserScorer(torch.nn.Module):
-    """g(x, u) = g0(x) + <E_u, h(x)>, computed as ``UserRewardNet`` computes it (same
-    operations in the same order, so a saved model reproduces the learner bitwise)."""
-
-    def __init__(self, base: RewardNet, users: UserPart) -> None:
-        super().__init__()
-        self.base = base
-        self.features = users.features
-        self.register_buffer("embeddings", users.embeddings)
-
-    def forward(self, x: torch.Tensor, users: torch.Tensor) -> torch.Tensor:
-        embedded = torch.nn.functional.embedding(users, self.embeddings, padding_idx=0)
-        return self.base(x) + (self.features(x) * embedded).sum(-1)
-
-    def pair_diff(self, x1: torch.Tensor, x2: torch.Tensor, users: torch.Tensor) -> torch.Tensor:
-        rewards = self(torch.cat([x1, x2]), torch.cat([users, users]))
-        return rewards[: x1.shape[0]] - rewards[x1.shape[0] :]
-
-
 class RewardModel:
     """g(x) with its config; ``predict_diff`` gives g(x1) - g(x2), ``prob_first`` the
     Bradley-Terry probability sigmoid(2 a (g(x1) - g(x2))) that the first item is preferred.
@@ -227,7 +203,13 @@ class RewardModel:
         if (users is None) != ("users" not in self.config):
             raise ValueError("config['users'] must be present exactly when users are given")
         self.users = users
-        self._scorer = None if users is None else _UserScorer(self.net, users).eval()
+        self._scorer = None
+        if users is not None:
+            # The learner's own network type, so a saved model reproduces it bitwise.
+            embeddings = torch.nn.Embedding.from_pretrained(
+                users.embeddings, freeze=True, padding_idx=UNSEEN
+            )
+            self._scorer = UserRewardNet(self.net, users.features, embeddings).eval()
 
     # ------------------------------------------------------------------------------------
     # Construction

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from rtpref import ddm
 from rtpref.data import DataError
@@ -36,8 +36,10 @@ __all__ = [
     "assign_users",
     "attach_user_ids",
     "draw_users",
+    "embedding_rows",
     "estimate_barriers",
     "estimate_user_ddm",
+    "positions_of",
     "shrink_toward",
     "simulate_user_labels",
 ]
@@ -111,6 +113,23 @@ class SimulatedUsers:
         if self.non_decision_times is None:
             return np.zeros(user_id.shape)
         return self.non_decision_times[user_id]
+
+
+def positions_of(sorted_ids: NDArray, user_id: ArrayLike) -> tuple[NDArray[np.int64], NDArray]:
+    """(position of each ``user_id`` in the sorted unique ``sorted_ids``, whether it is there)."""
+    user_id = np.asarray(user_id, np.int64)
+    position = np.searchsorted(sorted_ids, user_id)
+    found = (position < sorted_ids.size) & (
+        sorted_ids[np.minimum(position, max(sorted_ids.size - 1, 0))] == user_id
+    )
+    return position.astype(np.int64), found
+
+
+def embedding_rows(sorted_ids: NDArray, user_id: ArrayLike) -> NDArray[np.int64]:
+    """Embedding row of each ``user_id`` in a table whose row 0 is the unseen user: 1 + its
+    position in the sorted unique ``sorted_ids``, and 0 for an id not among them."""
+    position, found = positions_of(sorted_ids, user_id)
+    return np.where(found, position + 1, 0).astype(np.int64)
 
 
 def _check_user_ids(user_id: NDArray, count: int, source: str) -> None:
@@ -468,14 +487,10 @@ class UsersById:
 
     def rows(self, user_id: NDArray) -> NDArray[np.int64]:
         """The row of each real ``user_id``; an id that was not drawn is an error naming it."""
-        user_id = np.asarray(user_id, np.int64)
-        position = np.searchsorted(self.ids, user_id)
-        found = (position < self.ids.size) & (
-            self.ids[np.minimum(position, max(self.ids.size - 1, 0))] == user_id
-        )
+        position, found = positions_of(self.ids, user_id)
         if not found.all():
-            raise DataError(f"user_id {int(user_id[~found][0])} has no simulated user")
-        return position.astype(np.int64)
+            raise DataError(f"user_id {int(np.asarray(user_id)[~found][0])} has no simulated user")
+        return position
 
 
 def draw_users_for_ids(

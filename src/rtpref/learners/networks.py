@@ -71,6 +71,40 @@ class RewardNet(nn.Module):
         return rewards[: x1.shape[0]] - rewards[x1.shape[0] :]
 
 
+# Embedding row of the unseen user: fixed at zero, so that user gets the base g0.
+UNSEEN = 0
+
+
+class UserRewardNet(nn.Module):
+    """g(x, u) = g0(x) + <E_u, h(x)>: a frozen population ``base`` g0, a rank-k network
+    ``features`` h and the user ``embeddings`` E, whose row ``UNSEEN`` is zero. Used by the
+    personalized learners and, loaded from disk, by ``rtpref.RewardModel``."""
+
+    def __init__(self, base: RewardNet, features: nn.Sequential, embeddings: nn.Embedding):
+        super().__init__()
+        self.base = base.requires_grad_(False)
+        self.features = features
+        self.embeddings = embeddings
+
+    def train(self, mode: bool = True) -> UserRewardNet:
+        super().train(mode)
+        self.base.eval()  # frozen: no dropout, and batch-norm statistics stay g0's
+        return self
+
+    def forward(self, x: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
+        reward = self.base(x)
+        if users is None:
+            return reward
+        return reward + (self.features(x) * self.embeddings(users)).sum(-1)
+
+    def pair_diff(
+        self, x1: torch.Tensor, x2: torch.Tensor, users: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        both_users = None if users is None else torch.cat([users, users])
+        rewards = self(torch.cat([x1, x2]), both_users)
+        return rewards[: x1.shape[0]] - rewards[x1.shape[0] :]
+
+
 class SiameseTimeNet(nn.Module):
     """t_hat = softplus(head(|phi(x1) - phi(x2)|)) with one item network phi for both sides.
 

@@ -54,8 +54,8 @@ from rtpref.learners.estimators import (
     OrthogonalLearner,
 )
 from rtpref.learners.loop import stage_seed
-from rtpref.learners.networks import RewardNet, mlp
-from rtpref.users import estimate_barriers, estimate_user_ddm
+from rtpref.learners.networks import UNSEEN, RewardNet, UserRewardNet, mlp
+from rtpref.users import embedding_rows, estimate_barriers, estimate_user_ddm
 
 __all__ = [
     "PERSONALIZED_CLASSES",
@@ -66,58 +66,33 @@ __all__ = [
     "UserRewardNet",
 ]
 
-# Row 0 of the embedding table is the unseen user: fixed at zero, so it predicts g0.
-UNSEEN = 0
 # Pseudo-pairs at the population ratio in each user's response-time scale (see _time_scales).
 TIME_PRIOR_PAIRS = 20.0
 
 
-class UserRewardNet(nn.Module):
-    """g(x, u) = g0(x) + <E_u, h(x)>: a frozen population ``base`` g0, a rank-k network h and
-    ``users`` rows of E (starting at zero) plus the fixed zero row ``UNSEEN``."""
-
-    def __init__(
-        self,
-        base: RewardNet,
-        in_dim: int,
-        hidden: tuple[int, ...],
-        dropout: float,
-        batch_norm: bool,
-        users: int,
-        rank: int,
-        embedding_decay: float = 0.0,
-    ):
-        super().__init__()
-        self.base = base.requires_grad_(False)
-        self.features = mlp(in_dim, hidden, dropout, batch_norm, scalar=False)
-        width = hidden[-1] if hidden else in_dim
-        self.features.append(nn.Linear(width, rank))
-        # Zero embeddings: training starts exactly at g0 (h still gets gradients once E moves).
-        self.embeddings = nn.Embedding(users + 1, rank, padding_idx=UNSEEN)
-        nn.init.zeros_(self.embeddings.weight)
-        if embedding_decay > 0:
-            # An L2 prior per user (the gradient of decay/2 ||E||^2 at every step, whatever
-            # the user's share of the batches): users with few pairs stay near the base g0.
-            weight = self.embeddings.weight
-            weight.register_hook(lambda grad: grad + embedding_decay * weight.detach())
-
-    def train(self, mode: bool = True) -> UserRewardNet:
-        super().train(mode)
-        self.base.eval()  # frozen: no dropout, and batch-norm statistics stay g0's
-        return self
-
-    def forward(self, x: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
-        reward = self.base(x)
-        if users is None:
-            return reward
-        return reward + (self.features(x) * self.embeddings(users)).sum(-1)
-
-    def pair_diff(
-        self, x1: torch.Tensor, x2: torch.Tensor, users: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        both_users = None if users is None else torch.cat([users, users])
-        rewards = self(torch.cat([x1, x2]), both_users)
-        return rewards[: x1.shape[0]] - rewards[x1.shape[0] :]
+def new_user_reward_net(
+    base: RewardNet,
+    in_dim: int,
+    hidden: tuple[int, ...],
+    dropout: float,
+    batch_norm: bool,
+    users: int,
+    rank: int,
+    embedding_decay: float = 0.0,
+) -> UserRewardNet:
+    """A UserRewardNet to train on top of ``base``: h a fresh mlp to rank k, and ``users``
+    rows of E plus the zero row ``UNSEEN``, all starting at zero."""
+    features = mlp(in_dim, hidden, dropout, batch_norm, scalar=False)
+    features.append(nn.Linear(hidden[-1] if hidden else in_dim, rank))
+    # Zero embeddings: training starts exactly at g0 (h still gets gradients once E moves).
+    embeddings = nn.Embedding(users + 1, rank, padding_idx=UNSEEN)
+    nn.init.zeros_(embeddings.weight)
+    if embedding_decay > 0:
+        # An L2 prior per user (the gradient of decay/2 ||E||^2 at every step, whatever the
+        # user's share of the batches): users with few pairs stay near the base g0.
+        weight = embeddings.weight
+        weight.register_hook(lambda grad: grad + embedding_decay * weight.detach())
+    return UserRewardNet(base, features, embeddings)
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -153,12 +128,7 @@ class _Personalized(PairwiseLearner):
         ``UNSEEN`` (the base model) for users not seen in training or ``user_id=None``."""
         if user_id is None:
             return np.full(rows, UNSEEN, np.int64)
-        user_id = np.asarray(user_id, np.int64)
-        position = np.searchsorted(self.users_, user_id)
-        known = (position < self.users_.size) & (
-            self.users_[np.minimum(position, self.users_.size - 1)] == user_id
-        )
-        return np.where(known, position + 1, UNSEEN).astype(np.int64)
+        return embedding_rows(self.users_, user_id)
 
     def _tensors(self, pairs: Pairs) -> Tensors:
         tensors = super()._tensors(pairs)
@@ -187,7 +157,7 @@ class _Personalized(PairwiseLearner):
         self._stage(stage, base, population_loss, fit, validation, epochs, seed)
         user_seed = stage_seed(seed, "users")
         torch.manual_seed(user_seed)
-        net = UserRewardNet(
+        net = new_user_reward_net(
             base,
             dim,
             tuple(hidden),
